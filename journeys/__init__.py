@@ -1,0 +1,79 @@
+"""journeys: record, simulate and analyse customer journeys stored in InfluxDB.
+
+A notebook reads like this::
+
+    import journeys as jy
+
+    with jy.LocalInfluxDB() as server:           # or jy.connect(url) for your own
+        db = jy.connect(server.url)
+        events = jy.generate(users=2000, days=30, seed=7)
+        db.write(events)
+        back = db.query("2024-05-01", "2024-06-01")
+        jy.funnel(back)
+
+Everything public is importable from here; see ``__all__``.
+"""
+
+from journeys.analysis import funnel, rental_lag, rental_lag_summary, scroll_depth
+from journeys.client import InfluxDB, connect
+from journeys.errors import (
+    CardinalityWarning,
+    JourneysError,
+    JourneysWarning,
+    LineProtocolError,
+    LocalServerError,
+    SchemaError,
+    ServerError,
+    TimeUnitWarning,
+    ValidationError,
+    WriteError,
+)
+from journeys.files import read_events, save_events
+from journeys.generate import as_generator, generate
+from journeys.lineprotocol import to_lines
+from journeys.local import LocalInfluxDB
+from journeys.plots import plot_funnel, plot_rental_lag, plot_scroll_depth
+from journeys.schema import COLUMNS, EVENT_TYPES, LAYOUTS, Column, Layout, dtypes, get_layout
+from journeys.validate import split_valid, validate
+from journeys.write import WriteReport, estimate_series
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "COLUMNS",
+    "EVENT_TYPES",
+    "LAYOUTS",
+    "CardinalityWarning",
+    "Column",
+    "InfluxDB",
+    "JourneysError",
+    "JourneysWarning",
+    "Layout",
+    "LineProtocolError",
+    "LocalInfluxDB",
+    "LocalServerError",
+    "SchemaError",
+    "ServerError",
+    "TimeUnitWarning",
+    "ValidationError",
+    "WriteError",
+    "WriteReport",
+    "as_generator",
+    "connect",
+    "dtypes",
+    "estimate_series",
+    "funnel",
+    "generate",
+    "get_layout",
+    "plot_funnel",
+    "plot_rental_lag",
+    "plot_scroll_depth",
+    "read_events",
+    "rental_lag",
+    "rental_lag_summary",
+    "save_events",
+    "scroll_depth",
+    "split_valid",
+    "to_lines",
+    "validate",
+]

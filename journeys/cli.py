@@ -1,0 +1,242 @@
+"""The ``journeys`` command: a thin layer over the library.
+
+Each command parses its options, calls one library function and prints the
+result. Errors of the library become one-line messages and exit status 1.
+Connection options fall back to the environment variables documented in
+:mod:`journeys.config` (``INFLUXDB_URL``, ``INFLUXDB_DATABASE``,
+``INFLUXDB_TOKEN``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from journeys import __version__
+from journeys.errors import JourneysError, WriteError
+
+logger = logging.getLogger(__name__)
+
+_URL_HELP = "InfluxDB address, e.g. http://127.0.0.1:8086 [env: INFLUXDB_URL]."
+_DATABASE_HELP = "Database to use [env: INFLUXDB_DATABASE; default: journeys]."
+_TOKEN_HELP = "Token, or user:password for 1.x [env: INFLUXDB_TOKEN]."
+
+
+def _connection_options(command):
+    command = click.option("--token", default=None, help=_TOKEN_HELP)(command)
+    command = click.option("--database", "-d", default=None, help=_DATABASE_HELP)(command)
+    return click.option("--url", default=None, help=_URL_HELP)(command)
+
+
+def _clean_errors(command):
+    """Turn the library's errors into one-line CLI errors instead of tracebacks."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except JourneysError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except (ValueError, OSError) as exc:
+            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="journeys")
+@click.option("-v", "--verbose", count=True, help="Log more: -v for steps, -vv for payloads.")
+def main(verbose: int) -> None:
+    """Simulate, store and analyse customer journeys in InfluxDB."""
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--users", default=2000, show_default=True, help="Users to simulate.")
+@click.option("--days", default=30, show_default=True, help="Length of the period.")
+@click.option("--start", default="2024-05-01", show_default=True, help="First day (UTC).")
+@click.option("--seed", default=None, type=int, help="Seed; the same seed gives the same file.")
+@_clean_errors
+def generate(output: Path, users: int, days: int, start: str, seed: int | None) -> None:
+    """Generate synthetic journeys into OUTPUT (.csv, .parquet or .jsonl)."""
+    from journeys.files import save_events
+    from journeys.generate import generate as make
+
+    events = make(users=users, days=days, start=start, seed=seed)
+    save_events(events, output)
+    click.echo(
+        f"{len(events):,} events from {events['user_id'].nunique():,} users written to {output}"
+    )
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_connection_options
+@click.option(
+    "--layout",
+    type=click.Choice(["default", "published"]),
+    default="default",
+    show_default=True,
+    help="Which columns become tags.",
+)
+@click.option(
+    "--on-invalid",
+    type=click.Choice(["raise", "skip"]),
+    default="raise",
+    show_default=True,
+    help="Refuse the file on a bad value, or skip bad rows.",
+)
+@click.option(
+    "--epoch-unit",
+    type=click.Choice(["ns", "us", "ms", "s"]),
+    default="ns",
+    show_default=True,
+    help="Unit of numeric times in the time column.",
+)
+@click.option("--batch-size", default=5000, show_default=True, help="Rows per request.")
+@click.option(
+    "--progress/--no-progress", default=None, help="Show a progress bar [default: on a terminal]."
+)
+@_clean_errors
+def write(
+    file: Path, url, database, token, layout, on_invalid, epoch_unit, batch_size, progress
+) -> None:
+    """Write the events of FILE (.csv, .parquet, .jsonl) to InfluxDB.
+
+    A .lp file of line protocol, such as a spool file kept after a failed
+    write, is sent as it is.
+    """
+    from journeys.client import InfluxDB
+    from journeys.files import read_events
+
+    with InfluxDB(url, database=database, token=token) as db:
+        try:
+            if file.suffix == ".lp":
+                report = db.write_lines(
+                    file.read_text(encoding="utf-8").splitlines(),
+                    batch_size=batch_size,
+                    progress=progress,
+                )
+            else:
+                frame = read_events(file, validated=False)
+                report = db.write(
+                    frame,
+                    layout=layout,
+                    on_invalid=on_invalid,
+                    epoch_unit=epoch_unit,
+                    batch_size=batch_size,
+                    progress=progress,
+                )
+        except WriteError as exc:
+            if exc.report is not None:
+                click.echo(str(exc.report))
+            raise
+    click.echo(str(report))
+
+
+@main.command()
+@_connection_options
+@click.option("--start", default=None, help="First time included (ISO 8601; naive is UTC).")
+@click.option("--stop", default=None, help="First time excluded.")
+@click.option("--event-type", "event_types", multiple=True, help="Only this type (repeatable).")
+@click.option(
+    "--where",
+    multiple=True,
+    metavar="COLUMN=VALUE",
+    help="Only events whose COLUMN holds VALUE (repeatable).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save to this file (.csv, .parquet, .jsonl) instead of printing CSV.",
+)
+@_clean_errors
+def query(url, database, token, start, stop, event_types, where, output) -> None:
+    """Read events back from InfluxDB."""
+    from journeys.client import InfluxDB
+    from journeys.files import iso_times, save_events
+
+    filters: dict[str, list[str]] = {}
+    for condition in where:
+        name, sep, value = condition.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{condition!r} is not COLUMN=VALUE", param_hint="--where")
+        filters.setdefault(name, []).append(value)
+
+    with InfluxDB(url, database=database, token=token) as db:
+        events = db.query(start, stop, event_types=list(event_types) or None, where=filters)
+
+    if output is None:
+        table = events.reset_index()
+        table["time"] = iso_times(events.index)
+        table.to_csv(sys.stdout, index=False, lineterminator="\n")
+        return
+    save_events(events, output)
+    click.echo(f"{len(events):,} events saved to {output}")
+
+
+@main.command()
+@_connection_options
+@click.option("--users", default=3000, show_default=True, help="Users to simulate.")
+@click.option("--days", default=30, show_default=True, help="Length of the period.")
+@click.option("--seed", default=7, show_default=True, help="Seed of the generator.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the PNG plots [default: a new temporary folder].",
+)
+@_clean_errors
+def demo(url, database, token, users, days, seed, out) -> None:
+    """Generate, write, read back and analyse a month of journeys.
+
+    Without --url (or INFLUXDB_URL) a throwaway InfluxDB is started and
+    stopped again.
+    """
+    from journeys.demo import run_demo
+
+    result = run_demo(
+        url=url,
+        database=database,
+        token=token,
+        users=users,
+        days=days,
+        seed=seed,
+        folder=out,
+        step=lambda text: click.echo(f"... {text}"),
+    )
+    click.echo(str(result))
+
+
+@main.command()
+@click.option(
+    "--database", "-d", default="journeys", show_default=True, help="Database to create."
+)
+@click.option("--influxd", default=None, help="The influxd binary [default: from PATH].")
+@_clean_errors
+def server(database: str, influxd: str | None) -> None:
+    """Run a throwaway InfluxDB until Ctrl-C; its data is deleted on exit."""
+    from journeys.local import LocalInfluxDB
+
+    with LocalInfluxDB(database=database, influxd=influxd) as local:
+        click.echo(f"InfluxDB running at {local.url}, database {database}")
+        click.echo(f"  export INFLUXDB_URL={local.url} INFLUXDB_DATABASE={database}")
+        click.echo("Press Ctrl-C to stop it (its data is deleted).")
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    click.echo("stopped")
+
+
+if __name__ == "__main__":
+    main()

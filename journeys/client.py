@@ -1,0 +1,257 @@
+"""The connection to an InfluxDB server, through its v1 HTTP API.
+
+:class:`InfluxDB` holds one kept-alive HTTP session with retries, and offers
+what a notebook needs: :meth:`~InfluxDB.write` a frame, :meth:`~InfluxDB.query`
+events back, and :meth:`~InfluxDB.influxql` for anything else.
+
+The v1 API (``/ping``, ``/write``, ``/query``) is what InfluxDB 1.x speaks and
+what 2.x and 3.x still serve for compatibility.
+
+# Limitation: only the v1 API is implemented. InfluxDB 2.x, 3.x and Cloud
+# answer it when a database/retention-policy mapping exists for the bucket;
+# writing through their native v2 API with influxdb-client would remove that
+# set-up step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from journeys.config import Settings
+from journeys.errors import JourneysError, ServerError
+
+if TYPE_CHECKING:
+    from journeys.write import WriteReport
+
+__all__ = ["InfluxDB", "connect"]
+
+logger = logging.getLogger(__name__)
+
+#: Statuses worth trying again: the server is busy, restarting or overloaded.
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+class InfluxDB:
+    """A connection to one database of an InfluxDB server.
+
+    Parameters
+    ----------
+    url : str, optional
+        The server's address, e.g. ``http://127.0.0.1:8086``. Missing
+        settings come from the environment, see :mod:`journeys.config`.
+    database : str, optional
+        The database events are written to and read from (``journeys``).
+    token, username, password : str, optional
+        Credentials; none are needed for a server without authentication.
+    timeout : float
+        Seconds to wait for each answer.
+    retries : int
+        How often a request that failed for a passing reason (no connection,
+        a timeout, 429 or 5xx) is tried again, with exponential backoff and
+        jitter, honouring ``Retry-After``.
+
+    Examples
+    --------
+    >>> import journeys as jy
+    >>> db = jy.connect("http://127.0.0.1:8086", database="journeys")  # doctest: +SKIP
+    >>> report = db.write(jy.generate(users=100, seed=1))  # doctest: +SKIP
+    >>> events = db.query("2024-05-01", "2024-06-01")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        database: str | None = None,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 5,
+    ):
+        settings = Settings.resolve(
+            url, database=database, token=token, username=username, password=password
+        )
+        if not settings.url:
+            raise JourneysError(
+                "no InfluxDB address: pass url=..., set INFLUXDB_URL, or start a throwaway "
+                "server with `journeys server` (jy.LocalInfluxDB() in Python)"
+            )
+        self.url = settings.url.rstrip("/")
+        self.database = settings.database
+        self.timeout = timeout
+        self.session = _session(settings, retries)
+
+    def __enter__(self) -> InfluxDB:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.session.close()
+
+    def __repr__(self) -> str:
+        return f"<InfluxDB {self.url} database={self.database!r}>"
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Send one HTTP request, retried as configured; raise on no answer.
+
+        Returns the response whatever its status: the caller decides what an
+        error status means.
+        """
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            return self.session.request(method, f"{self.url}{path}", **kwargs)
+        except requests.RequestException as exc:
+            raise ServerError(f"could not reach InfluxDB at {self.url}: {_reason(exc)}") from exc
+
+    def ping(self) -> str:
+        """Check that the server answers; return its version."""
+        answer = self.request("GET", "/ping")
+        if answer.status_code not in (200, 204):
+            raise ServerError("ping failed", status=answer.status_code, detail=answer.text)
+        return answer.headers.get("X-Influxdb-Version", "unknown")
+
+    def create_database(self) -> None:
+        """Create the database if it does not exist yet."""
+        self.influxql(f"CREATE DATABASE {quote_identifier(self.database)}", method="POST")
+
+    def influxql(
+        self, statement: str, *, method: str = "GET", chunk_size: int = 0
+    ) -> list[dict[str, Any]]:
+        """Run InfluxQL and return its results, one dict per statement.
+
+        Parameters
+        ----------
+        statement : str
+            One or more InfluxQL statements, separated by semicolons.
+        method : {"GET", "POST"}
+            ``POST`` for statements that change something.
+        chunk_size : int
+            When above 0, the server streams the answer in chunks of that many
+            points, so that a large result never sits whole in its memory.
+
+        Raises
+        ------
+        ServerError
+            When the server rejects the request or a statement.
+        """
+        return list(self._iter_results(statement, method=method, chunk_size=chunk_size))
+
+    def _iter_results(
+        self, statement: str, *, method: str = "GET", chunk_size: int = 0
+    ) -> Iterator[dict[str, Any]]:
+        params = {"db": self.database, "epoch": "ns"}
+        if chunk_size:
+            params.update(chunked="true", chunk_size=str(chunk_size))
+        form = {**params, "q": statement}
+        if method == "GET":
+            answer = self.request("GET", "/query", params=form, stream=True)
+        else:
+            answer = self.request("POST", "/query", data=form, stream=True)
+        if answer.status_code != 200:
+            raise ServerError(
+                f"the query was refused: {_error_text(answer)}",
+                status=answer.status_code,
+                detail=_error_text(answer),
+            )
+        logger.debug("InfluxQL: %s", statement)
+        for line in answer.iter_lines(chunk_size=1 << 20):
+            if not line:
+                continue
+            body = json.loads(line)
+            if "error" in body:
+                raise ServerError(f"the query failed: {body['error']}", detail=body["error"])
+            for result in body.get("results", []):
+                if "error" in result:
+                    raise ServerError(
+                        f"the statement failed: {result['error']}", detail=result["error"]
+                    )
+                yield result
+
+    def write(self, frame: pd.DataFrame, **options) -> WriteReport:
+        """Write an events frame; see :func:`journeys.write.write_events` for options."""
+        from journeys.write import write_events
+
+        return write_events(self, frame, **options)
+
+    def write_lines(self, lines, **options) -> WriteReport:
+        """Send lines of line protocol as they are; see :func:`journeys.write.write_lines`."""
+        from journeys.write import write_lines
+
+        return write_lines(self, lines, **options)
+
+    def query(self, start=None, stop=None, **options) -> pd.DataFrame:
+        """Events between two times; see :func:`journeys.query.query_events` for options."""
+        from journeys.query import query_events
+
+        return query_events(self, start, stop, **options)
+
+
+def connect(url: str | None = None, **options) -> InfluxDB:
+    """Connect to an InfluxDB server; the parameters are those of :class:`InfluxDB`."""
+    return InfluxDB(url, **options)
+
+
+def quote_identifier(name: str) -> str:
+    """An InfluxQL identifier in double quotes, its quotes and backslashes escaped."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_string(value: str) -> str:
+    """An InfluxQL string literal in single quotes, its quotes and backslashes escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _session(settings: Settings, retries: int) -> requests.Session:
+    session = requests.Session()
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=0.5,
+        backoff_jitter=0.25,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=None,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+
+    if settings.username:
+        session.auth = (settings.username, settings.password or "")
+    elif settings.token and ":" in settings.token:
+        user, _, password = settings.token.partition(":")
+        session.auth = (user, password)
+    elif settings.token:
+        session.headers["Authorization"] = f"Token {settings.token}"
+    session.headers["User-Agent"] = "journeys"
+    return session
+
+
+def _error_text(answer: requests.Response) -> str:
+    try:
+        return answer.json().get("error", answer.text).strip()
+    except ValueError:
+        return answer.text.strip() or answer.reason
+
+
+def _reason(exc: requests.RequestException) -> str:
+    # urllib3 wraps the last error of its retries; the innermost one says why.
+    reason = exc
+    while reason.__context__ is not None and not isinstance(reason, ConnectionRefusedError):
+        reason = reason.__context__
+    return str(reason) if reason is not exc else str(exc)

@@ -1,0 +1,92 @@
+"""Where journeys finds its InfluxDB: arguments first, then environment variables.
+
+This is the only module that reads the environment. Each setting comes from
+the first of these that is set:
+
+================  ================================  =========================
+setting           environment variables             default
+================  ================================  =========================
+url               ``INFLUXDB_URL``,                 none (the demo and the
+                  ``INFLUXDB_V2_URL``               notebooks then start a
+                                                    throwaway server)
+database          ``INFLUXDB_DATABASE``,            ``journeys``
+                  ``INFLUXDB_V2_BUCKET``
+token             ``INFLUXDB_TOKEN``,               none
+                  ``INFLUXDB_V2_TOKEN``
+username          ``INFLUXDB_USERNAME``             none
+password          ``INFLUXDB_PASSWORD``             none
+spool folder      ``JOURNEYS_SPOOL_DIR``            ``~/.cache/journeys/spool``
+================  ================================  =========================
+
+The ``INFLUXDB_V2_*`` names are those of influxdb-client, so a machine set up
+for it works unchanged. A token of the form ``user:password`` is sent to a 1.x
+server as HTTP basic authentication; any other token as
+``Authorization: Token ...``, as InfluxDB 1.8 and later expect.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings", "spool_dir"]
+
+DEFAULT_DATABASE = "journeys"
+
+_ENV = {
+    "url": ("INFLUXDB_URL", "INFLUXDB_V2_URL"),
+    "database": ("INFLUXDB_DATABASE", "INFLUXDB_V2_BUCKET"),
+    "token": ("INFLUXDB_TOKEN", "INFLUXDB_V2_TOKEN"),
+    "username": ("INFLUXDB_USERNAME",),
+    "password": ("INFLUXDB_PASSWORD",),
+}
+
+
+def _from_env(setting: str) -> str | None:
+    for name in _ENV[setting]:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach an InfluxDB server.
+
+    Use :meth:`resolve` to fill what the caller left out from the environment.
+    """
+
+    url: str | None = None
+    database: str = DEFAULT_DATABASE
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def resolve(
+        cls,
+        url: str | None = None,
+        *,
+        database: str | None = None,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> Settings:
+        """Settings from the arguments given, the environment for the others."""
+        return cls(
+            url=url or _from_env("url"),
+            database=database or _from_env("database") or DEFAULT_DATABASE,
+            token=token or _from_env("token"),
+            username=username or _from_env("username"),
+            password=password or _from_env("password"),
+        )
+
+
+def spool_dir() -> Path:
+    """The folder where lines that could not be written are kept."""
+    configured = os.environ.get("JOURNEYS_SPOOL_DIR")
+    if configured:
+        return Path(configured)
+    return Path.home() / ".cache" / "journeys" / "spool"

@@ -1,0 +1,160 @@
+"""The whole toolkit once: generate, write, read back, analyse, plot.
+
+:func:`run_demo` is what ``journeys demo`` runs. Without a server address it
+starts a throwaway InfluxDB (:class:`journeys.LocalInfluxDB`) and stops it at
+the end, so it leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from journeys.analysis import funnel, rental_lag, rental_lag_summary, scroll_depth
+from journeys.client import InfluxDB
+from journeys.config import Settings
+from journeys.generate import generate
+from journeys.local import LocalInfluxDB
+from journeys.plots import plot_funnel, plot_rental_lag, plot_scroll_depth
+
+__all__ = ["DemoResult", "run_demo"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoResult:
+    """What the demo found; ``str()`` gives the report ``journeys demo`` prints."""
+
+    server: str
+    generated: int
+    written: int
+    read: int
+    funnel: pd.DataFrame
+    rental_lag: pd.DataFrame
+    scroll_depth: pd.DataFrame
+    folder: Path
+    plots: list[Path] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        same = "all equal" if self.generated == self.written == self.read else "NOT EQUAL"
+        lag = self.rental_lag.iloc[0]
+        lag_lines = [
+            f"  rentals                  {int(lag['rentals']):>10,}",
+            f"  viewed                   {int(lag['viewed']):>10,}",
+            f"  never viewed             {lag['never_viewed_share']:>10.1%}",
+            f"  viewed within 24 h       {lag['viewed_within_24h_share']:>10.1%}",
+            f"  median lag               {lag['median_lag_hours']:>10.1f} h",
+            f"  90th percentile lag      {lag['p90_lag_hours']:>10.1f} h",
+        ]
+        return "\n".join(
+            [
+                f"InfluxDB: {self.server}",
+                f"events generated {self.generated:,}, written {self.written:,}, "
+                f"read back {self.read:,} ({same})",
+                "",
+                "Funnel (users)",
+                self.funnel.to_string(index=False, float_format=lambda v: f"{v:.1%}"),
+                "",
+                "Rental lag (lags over the viewed rentals)",
+                *lag_lines,
+                "",
+                "Scroll depth (share of pageviews read to each depth)",
+                self.scroll_depth.to_string(index=False, float_format=lambda v: f"{v:.1%}"),
+                "",
+                f"Plots saved in {self.folder}:",
+                *(f"  {p.name}" for p in self.plots),
+            ]
+        )
+
+
+def run_demo(
+    *,
+    url: str | None = None,
+    database: str | None = None,
+    token: str | None = None,
+    users: int = 3000,
+    days: int = 30,
+    start: str = "2024-05-01",
+    seed: int = 7,
+    folder: str | Path | None = None,
+    step: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Generate a month of journeys, write them, read them back and analyse them.
+
+    Parameters
+    ----------
+    url, database, token : str, optional
+        The server to use; settings left out come from the environment (see
+        :mod:`journeys.config`). With no address at all, a throwaway server is
+        started and stopped.
+    users, days, start, seed :
+        What to generate; see :func:`journeys.generate`.
+    folder : str or Path, optional
+        Where the PNG plots go; a new temporary folder by default.
+    step : callable, optional
+        Called with a short text before each step, to show progress.
+    """
+    say = step or logger.info
+    settings = Settings.resolve(url, database=database, token=token)
+    folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="journeys-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+
+    with contextlib.ExitStack() as stack:
+        if settings.url is None:
+            say("starting a throwaway InfluxDB")
+            server = stack.enter_context(LocalInfluxDB(database=settings.database))
+            address = f"throwaway InfluxDB at {server.url} (stopped when the demo ends)"
+            settings = Settings(url=server.url, database=settings.database)
+        else:
+            address = f"{settings.url}, database {settings.database}"
+        db = stack.enter_context(
+            InfluxDB(settings.url, database=settings.database, token=settings.token)
+        )
+
+        say(f"generating {days} days of journeys for {users:,} users (seed {seed})")
+        events = generate(users=users, days=days, start=start, seed=seed)
+        first, last = events.index.min(), events.index.max() + pd.Timedelta(1, "ns")
+
+        say(f"writing {len(events):,} events")
+        report = db.write(events)
+
+        say("reading them back")
+        back = db.query(first, last)
+
+    say("analysing")
+    result = DemoResult(
+        server=address,
+        generated=len(events),
+        written=report.written,
+        read=len(back),
+        funnel=funnel(back),
+        rental_lag=rental_lag_summary(back),
+        scroll_depth=scroll_depth(back),
+        folder=folder,
+    )
+    result.plots = _save_plots(back, result, folder)
+    return result
+
+
+def _save_plots(events: pd.DataFrame, result: DemoResult, folder: Path) -> list[Path]:
+    drawings = {
+        "funnel.png": lambda ax: plot_funnel(result.funnel, ax=ax),
+        "rental_lag.png": lambda ax: plot_rental_lag(rental_lag(events), ax=ax),
+        "scroll_depth.png": lambda ax: plot_scroll_depth(result.scroll_depth, ax=ax),
+    }
+    paths = []
+    for name, draw in drawings.items():
+        # A bare Figure needs no pyplot backend, so a notebook's stays untouched.
+        figure = Figure(figsize=(7, 4.5), layout="tight")
+        draw(figure.subplots())
+        figure.savefig(folder / name, dpi=110)
+        paths.append(folder / name)
+    return paths

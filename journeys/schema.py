@@ -1,0 +1,201 @@
+"""The events schema: its columns, their types, and how they map onto InfluxDB.
+
+Every event is one point of the measurement ``events``; the point's time is the
+event's time. A *layout* decides which columns become tags (indexed, part of
+the series key) and which become fields.
+
+Two layouts exist:
+
+``"default"``
+    Only the low-cardinality columns ``event_type``, ``device_type``,
+    ``location`` and ``referral_source`` are tags; ``user_id`` and
+    ``content_id`` are string fields. The number of series stays in the
+    hundreds whatever the number of users.
+``"published"``
+    The layout of the original write-up of this schema, with ``user_id`` and
+    ``content_id`` as tags too. On InfluxDB 1.x and 2.x that makes nearly every
+    event its own series (one million events became one million series when
+    measured, with ingest three times slower and counts fifty times slower), so
+    writing it warns with the number of series it creates.
+
+In memory an events frame is indexed by ``time`` (``datetime64[ns, UTC]``) and
+holds the columns of :data:`COLUMNS` in that order, with the pandas dtypes of
+:func:`dtypes`. :func:`journeys.validate` turns any reasonable frame into that
+form, and :func:`journeys.InfluxDB.query` returns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+__all__ = [
+    "COLUMNS",
+    "EVENT_TYPES",
+    "LAYOUTS",
+    "MEASUREMENT",
+    "NO_FIELDS_FIELD",
+    "REQUIRED",
+    "SEQUENCE_TAG",
+    "Column",
+    "Layout",
+    "column",
+    "dtypes",
+    "get_layout",
+]
+
+MEASUREMENT = "events"
+
+#: The columns a frame must have; every other column of the schema may be absent.
+REQUIRED = ("time", "event_type")
+
+#: A tag added only to the second, third, ... of several events that share a
+#: series and a timestamp, numbering them 1, 2, ... so that none overwrites
+#: another on the server; dropped again when reading.
+SEQUENCE_TAG = "event_seq"
+
+#: A field written only on events that have no field of their own (line protocol
+#: needs one), so that they are stored too; dropped again when reading.
+NO_FIELDS_FIELD = "no_fields"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the events schema.
+
+    Attributes
+    ----------
+    name : str
+        The column's name, which is also its tag or field key.
+    kind : {"string", "float", "integer"}
+        The InfluxDB type of the value. Tags are always strings.
+    description : str
+        What the column holds, for documentation and error messages.
+    minimum, maximum : float, optional
+        The range a numeric value must lie in, both ends included.
+    """
+
+    name: str
+    kind: str
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def dtype(self) -> pd.api.extensions.ExtensionDtype:
+        """The nullable pandas dtype used for this column in memory."""
+        return _DTYPES[self.kind]
+
+
+_DTYPES = {
+    "string": pd.StringDtype(),
+    "float": pd.Float64Dtype(),
+    "integer": pd.Int64Dtype(),
+}
+
+COLUMNS: tuple[Column, ...] = (
+    Column("event_type", "string", "what happened: pageview, scroll, transaction, ..."),
+    Column("content_id", "string", "the movie or page the event concerns"),
+    Column("user_id", "string", "who did it"),
+    Column("device_type", "string", "desktop, mobile, tablet or tv"),
+    Column("location", "string", "the city the user is in"),
+    Column("referral_source", "string", "where the user came from: Google, Email, ..."),
+    Column("page_url", "string", "the page the event happened on"),
+    Column("scroll_depth", "float", "how far down the page was read, in percent", 0, 100),
+    Column("interaction_type", "string", "search, click, filter, ... for interactions"),
+    Column("purchase_value", "float", "the price paid in a transaction", 0),
+    Column("rental_duration", "integer", "how long a rental lasts, in hours", 0),
+    Column("rental_popularity", "integer", "how popular the rented movie is", 0),
+    Column(
+        "time_lag_from_transaction",
+        "integer",
+        "on the first view after a rental: seconds since that rental",
+        0,
+    ),
+    Column("button_clicked", "string", "add_to_collection, set_reminder, share, ..."),
+)
+
+_BY_NAME = {c.name: c for c in COLUMNS}
+
+#: The event types the generator emits. The vocabulary is open: any other
+#: non-empty string is a valid ``event_type`` too.
+EVENT_TYPES: tuple[str, ...] = (
+    "pageview",
+    "scroll",
+    "interaction",
+    "button_click",
+    "transaction",
+    "view",
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the columns of the schema are stored in InfluxDB.
+
+    Attributes
+    ----------
+    name : str
+        The layout's name, as given to :func:`get_layout`.
+    tags : tuple of str
+        The columns stored as tags. Every other column is a field.
+    measurement : str
+        The measurement the events go to.
+    """
+
+    name: str
+    tags: tuple[str, ...]
+    measurement: str = MEASUREMENT
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The columns stored as fields, in schema order."""
+        return tuple(c.name for c in COLUMNS if c.name not in self.tags)
+
+    def kind(self, column: str) -> str:
+        """The InfluxDB type of a column: tags are strings whatever the schema says."""
+        return "tag" if column in self.tags else _BY_NAME[column].kind
+
+
+LAYOUTS: dict[str, Layout] = {
+    "default": Layout("default", ("event_type", "device_type", "location", "referral_source")),
+    "published": Layout(
+        "published",
+        ("event_type", "content_id", "user_id", "device_type", "location", "referral_source"),
+    ),
+}
+
+
+def get_layout(layout: str | Layout = "default") -> Layout:
+    """Return the layout of that name, or the layout itself when given one.
+
+    Parameters
+    ----------
+    layout : str or Layout
+        ``"default"`` or ``"published"``, or a :class:`Layout`.
+
+    Raises
+    ------
+    SchemaError
+        For an unknown name.
+    """
+    from journeys.errors import SchemaError
+
+    if isinstance(layout, Layout):
+        return layout
+    try:
+        return LAYOUTS[layout]
+    except KeyError:
+        names = ", ".join(repr(n) for n in LAYOUTS)
+        raise SchemaError(f"unknown layout {layout!r}: choose one of {names}") from None
+
+
+def dtypes() -> dict[str, pd.api.extensions.ExtensionDtype]:
+    """The pandas dtype of every column of an events frame, in schema order."""
+    return {c.name: c.dtype for c in COLUMNS}
+
+
+def column(name: str) -> Column:
+    """The :class:`Column` of that name (KeyError for a name outside the schema)."""
+    return _BY_NAME[name]

@@ -1,0 +1,452 @@
+"""Writing events frames to InfluxDB, in batches, without losing any.
+
+:func:`write_events` validates the frame, turns it into line protocol, and
+posts it in batches bounded by rows and by bytes. What can happen to a row:
+
+- it is **written**;
+- it is **rejected** because a value cannot be stored (by validation, or by
+  the server, for example a field type conflict with points already stored);
+  the report names the row and the reason, and the other rows still land;
+- its batch could not be delivered even after the retries (server down,
+  overloaded, refusing the credentials): that batch and every later one are
+  **spooled** to a line protocol file, whose path the error gives, so that
+  ``journeys write FILE`` can send them again. Nothing is dropped silently.
+
+Writing the same frame twice stores every event once: points are keyed by
+their series and nanosecond time, and events that tie on both are told apart
+by a sequence tag numbered the same way each time (see
+:mod:`journeys.lineprotocol`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from journeys.config import spool_dir
+from journeys.errors import CardinalityWarning, ServerError, WriteError
+from journeys.lineprotocol import sequence_numbers, to_lines
+from journeys.schema import LAYOUTS, Layout, get_layout
+from journeys.validate import _problems_frame, split_valid, validate
+
+if TYPE_CHECKING:
+    from journeys.client import InfluxDB
+
+__all__ = ["WriteReport", "estimate_series", "write_events", "write_lines"]
+
+logger = logging.getLogger(__name__)
+
+#: Above this many series, a write warns even in the default layout.
+SERIES_WARNING_THRESHOLD = 100_000
+
+_TYPE_CONFLICT = re.compile(r'field type conflict: input field "((?:[^"\\]|\\.)*)"')
+_UNPARSABLE = re.compile(r"unable to parse '((?:[^'\\]|\\.)*)'")
+
+
+@dataclass
+class WriteReport:
+    """What a write did.
+
+    Attributes
+    ----------
+    events : int
+        Rows given.
+    written : int
+        Rows the server stored.
+    rejected : pandas.DataFrame
+        One row per refused value: ``row`` (position in the given frame),
+        ``column``, ``value``, ``reason``.
+    spooled : int
+        Rows kept in :attr:`spool` because they could not be delivered.
+    spool : pathlib.Path or None
+        The line protocol file holding them.
+    batches, bytes : int
+        Requests sent and the size of their bodies.
+    seconds : float
+        Time the write took.
+    series : int
+        Distinct series the events belong to.
+    unwritten : list of int
+        Positions of the rows that were spooled instead of written.
+    failure : ServerError or None
+        Why delivery stopped, when it did.
+    """
+
+    events: int = 0
+    written: int = 0
+    rejected: pd.DataFrame = field(default_factory=_problems_frame)
+    spooled: int = 0
+    spool: Path | None = None
+    batches: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    series: int = 0
+    unwritten: list[int] = field(default_factory=list)
+    failure: ServerError | None = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        rate = self.written / self.seconds if self.seconds else 0
+        lines = [
+            f"events read     {self.events:>10,}",
+            f"written         {self.written:>10,}",
+            f"rejected        {self.rejected['row'].nunique():>10,}",
+            f"spooled         {self.spooled:>10,}",
+            f"batches         {self.batches:>10,}",
+            f"bytes           {self.bytes:>10,}",
+            f"series          {self.series:>10,}",
+            f"seconds         {self.seconds:>10.2f}  ({rate:,.0f} events/s)",
+        ]
+        if self.spool is not None:
+            lines.append(f"spool file      {self.spool}")
+        for reason, count in self.rejected.groupby("reason").size().items():
+            lines.append(f"rejected: {count:,} × {reason}")
+        return "\n".join(lines)
+
+
+def estimate_series(frame: pd.DataFrame, layout: str | Layout = "default") -> int:
+    """Count the series that ``frame`` creates in ``layout``: its distinct tag sets.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A validated events frame.
+    layout : str or Layout
+        The layout it would be written in.
+    """
+    layout = get_layout(layout)
+    tags = [t for t in layout.tags if t in frame.columns]
+    if not len(frame):
+        return 0
+    keys = frame[tags].copy()
+    keys["_seq"] = sequence_numbers(frame, layout.tags)
+    return len(keys.drop_duplicates())
+
+
+def write_events(
+    client: InfluxDB,
+    frame: pd.DataFrame,
+    *,
+    layout: str | Layout = "default",
+    on_invalid: str = "raise",
+    epoch_unit: str = "ns",
+    batch_size: int = 5_000,
+    batch_bytes: int = 5_000_000,
+    progress: bool | None = None,
+) -> WriteReport:
+    """Write an events frame; return what happened.
+
+    Parameters
+    ----------
+    client : InfluxDB
+        The connection.
+    frame : pandas.DataFrame
+        Events, in any form :func:`journeys.validate` accepts.
+    layout : {"default", "published"} or Layout
+        Which columns become tags; see :mod:`journeys.schema`.
+    on_invalid : {"raise", "skip"}
+        ``"raise"``: refuse the whole frame when a value cannot be stored, and
+        raise when the server rejects rows. ``"skip"``: write every valid row,
+        and list the others in the report's ``rejected`` frame.
+    epoch_unit : {"ns", "us", "ms", "s"}
+        The unit of numeric times.
+    batch_size, batch_bytes : int
+        The most rows and bytes in one request.
+    progress : bool, optional
+        Show a progress bar; by default only on an interactive terminal.
+
+    Returns
+    -------
+    WriteReport
+
+    Raises
+    ------
+    ValidationError
+        With ``on_invalid="raise"``, before anything is sent.
+    WriteError
+        When rows were not stored: refused by the server (with
+        ``on_invalid="raise"``), or undeliverable, in which case they were
+        spooled and the error says where.
+    """
+    if on_invalid not in ("raise", "skip"):
+        raise ValueError(f"on_invalid must be 'raise' or 'skip', not {on_invalid!r}")
+    layout = get_layout(layout)
+    started = time.perf_counter()
+
+    if on_invalid == "raise":
+        valid, problems = validate(frame, epoch_unit=epoch_unit), _problems_frame()
+        positions = np.arange(len(valid))
+    else:
+        valid, problems = split_valid(frame, epoch_unit=epoch_unit)
+        positions = np.flatnonzero(~np.isin(np.arange(len(frame)), problems["row"]))
+        if len(problems):
+            warnings.warn(
+                f"{problems['row'].nunique():,} of {len(frame):,} rows cannot be stored and "
+                "are left out; the report's `rejected` frame lists them",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    series = estimate_series(valid, layout)
+    _warn_cardinality(valid, layout, series)
+
+    report = _send(
+        client,
+        to_lines(valid, layout),
+        positions,
+        valid,
+        layout,
+        batch_size=batch_size,
+        batch_bytes=batch_bytes,
+        progress=progress,
+    )
+    report.events = len(frame)
+    report.series = series
+    report.rejected = pd.concat([problems, report.rejected], ignore_index=True)
+    report.seconds = time.perf_counter() - started
+    logger.info("wrote %d of %d events in %.2f s", report.written, report.events, report.seconds)
+
+    _raise_for_losses(report, on_invalid)
+    return report
+
+
+def write_lines(
+    client: InfluxDB,
+    lines: Iterable[str],
+    *,
+    batch_size: int = 5_000,
+    batch_bytes: int = 5_000_000,
+    progress: bool | None = None,
+) -> WriteReport:
+    """Send lines of line protocol (nanosecond timestamps) as they are.
+
+    This replays a spool file. Empty lines and comment lines (``#``) are left
+    out. Errors are reported as by :func:`write_events`, rows counted among the
+    lines sent.
+    """
+    started = time.perf_counter()
+    kept = [line for line in lines if line.strip() and not line.startswith("#")]
+    report = _send(
+        client,
+        kept,
+        np.arange(len(kept)),
+        None,
+        None,
+        batch_size=batch_size,
+        batch_bytes=batch_bytes,
+        progress=progress,
+    )
+    report.events = len(kept)
+    report.seconds = time.perf_counter() - started
+    _raise_for_losses(report, "raise")
+    return report
+
+
+def _warn_cardinality(frame: pd.DataFrame, layout: Layout, series: int) -> None:
+    id_tags = [t for t in ("user_id", "content_id") if t in layout.tags]
+    if not id_tags and series <= SERIES_WARNING_THRESHOLD:
+        return
+
+    default = estimate_series(frame, LAYOUTS["default"])
+    tags = ", ".join(id_tags) or ", ".join(layout.tags)
+    warnings.warn(
+        f"the {layout.name!r} layout stores {tags} as tags: these {len(frame):,} events "
+        f"create about {series:,} series ({series / max(len(frame), 1):.0%} of the events), "
+        f"against {default:,} in the default layout. Each series costs the server memory "
+        "and slows writes and queries; use layout='default' unless you need those tags",
+        CardinalityWarning,
+        stacklevel=4,
+    )
+
+
+def _batches(lines: list[str], batch_size: int, batch_bytes: int) -> list[tuple[int, int]]:
+    """Split ``lines`` into (start, stop) ranges bounded by rows and bytes."""
+    sizes = np.fromiter((len(line) + 1 for line in lines), dtype=np.int64, count=len(lines))
+    bounds, start, total = [], 0, 0
+    # Limitation: line length counts characters, so a batch of mostly non-ASCII
+    # text can exceed batch_bytes by up to four times; encoding first would fix it.
+    for i, size in enumerate(sizes):
+        if i > start and (i - start >= batch_size or total + size > batch_bytes):
+            bounds.append((start, i))
+            start, total = i, 0
+        total += size
+    if start < len(lines):
+        bounds.append((start, len(lines)))
+    return bounds
+
+
+def _send(
+    client: InfluxDB,
+    lines: list[str],
+    positions: np.ndarray,
+    frame: pd.DataFrame | None,
+    layout: Layout | None,
+    *,
+    batch_size: int,
+    batch_bytes: int,
+    progress: bool | None,
+) -> WriteReport:
+    report = WriteReport()
+    rejected = []
+    created = False
+    bar = tqdm(
+        total=len(lines),
+        unit="events",
+        disable=None if progress is None else not progress,
+        desc="writing",
+        leave=False,
+    )
+
+    batches = _batches(lines, batch_size, batch_bytes)
+    for number, (start, stop) in enumerate(batches):
+        body = ("\n".join(lines[start:stop]) + "\n").encode("utf-8")
+        answer, failure = _post(client, body)
+        if _database_missing(answer) and not created:
+            client.create_database()
+            created = True
+            answer, failure = _post(client, body)
+        report.batches += 1
+        report.bytes += len(body)
+
+        if failure is None and answer.status_code == 204:
+            report.written += stop - start
+        elif failure is None and answer.status_code == 400:
+            lost = _rows_refused(answer, lines, start, stop, frame, layout)
+            report.written += stop - start - len(lost)
+            rejected.append(_server_problems(lost, positions, _error_text(answer)))
+        else:
+            remaining = batches[number:]
+            report.spool = _spool(client, lines, remaining)
+            report.spooled = sum(b - a for a, b in remaining)
+            report.failure = failure or ServerError(
+                "the write was refused", status=answer.status_code, detail=_error_text(answer)
+            )
+            report.unwritten = [int(positions[i]) for a, b in remaining for i in range(a, b)]
+            break
+
+        logger.info(
+            "batch %d of %d: %d lines, %d bytes, status %s",
+            number + 1,
+            len(batches),
+            stop - start,
+            len(body),
+            answer.status_code,
+        )
+        bar.update(stop - start)
+
+    bar.close()
+    if rejected:
+        report.rejected = pd.concat(rejected, ignore_index=True)
+    return report
+
+
+def _post(client: InfluxDB, body: bytes):
+    """Post one body to /write; return (answer, None), or (None, error) without one."""
+    try:
+        answer = client.request(
+            "POST",
+            "/write",
+            params={"db": client.database, "precision": "ns"},
+            data=body,
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+        )
+    except ServerError as exc:
+        return None, exc
+    return answer, None
+
+
+def _database_missing(answer) -> bool:
+    return answer is not None and answer.status_code == 404 and "database not found" in answer.text
+
+
+def _error_text(answer) -> str:
+    from journeys.client import _error_text as text
+
+    return text(answer)
+
+
+def _rows_refused(answer, lines, start, stop, frame, layout) -> list[int]:
+    """The line indexes of a batch that a 400 answer says were not stored."""
+    message = _error_text(answer)
+
+    conflict = _TYPE_CONFLICT.search(message)
+    if conflict and frame is not None:
+        name = conflict.group(1)
+        if name in frame.columns:
+            present = frame[name].iloc[start:stop].notna().to_numpy()
+            return [start + i for i in np.flatnonzero(present)]
+
+    unparsable = set(_UNPARSABLE.findall(message))
+    if unparsable:
+        return [i for i in range(start, stop) if lines[i] in unparsable]
+
+    return list(range(start, stop))
+
+
+def _server_problems(lost: list[int], positions: np.ndarray, message: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "row": [int(positions[i]) for i in lost],
+            "column": None,
+            "value": None,
+            "reason": f"refused by the server: {message}",
+        }
+    )
+
+
+def _spool(client: InfluxDB, lines: list[str], ranges: list[tuple[int, int]]) -> Path:
+    folder = spool_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = folder / f"{client.database}-{stamp}-{os.getpid()}-{time.monotonic_ns()}.lp"
+    with path.open("w", encoding="utf-8") as spool:
+        spool.write(f"# journeys spool: database={client.database} precision=ns\n")
+        for start, stop in ranges:
+            spool.write("\n".join(lines[start:stop]) + "\n")
+    logger.error(
+        "could not deliver %d lines; kept them in %s", sum(b - a for a, b in ranges), path
+    )
+    return path
+
+
+def _raise_for_losses(report: WriteReport, on_invalid: str) -> None:
+    failure = report.failure
+    if failure is not None:
+        error = WriteError(
+            f"{report.spooled:,} of {report.events:,} events could not be delivered "
+            f"({failure}); {report.written:,} were written.",
+            status=failure.status,
+            detail=failure.message,
+            rows=report.unwritten,
+            spool=report.spool,
+        )
+        error.report = report
+        raise error
+    refused = report.rejected[report.rejected["reason"].astype(str).str.startswith("refused")]
+    if len(refused) and on_invalid == "raise":
+        error = WriteError(
+            f"the server refused {len(refused):,} of {report.events:,} events "
+            f"(rows {_rows_text(refused['row'])}): {refused['reason'].iloc[0]}; "
+            f"the other {report.written:,} were written.",
+            status=400,
+            detail=str(refused["reason"].iloc[0]),
+            rows=refused["row"].tolist(),
+        )
+        error.report = report
+        raise error
+
+
+def _rows_text(rows: pd.Series) -> str:
+    rows = sorted(set(int(r) for r in rows))
+    shown = ", ".join(str(r) for r in rows[:10])
+    return shown + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
