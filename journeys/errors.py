@@ -28,6 +28,8 @@ __all__ = [
     "LocalServerError",
     "SchemaError",
     "ServerError",
+    "SkippedRowsWarning",
+    "StoredTypeWarning",
     "TimeUnitWarning",
     "ValidationError",
     "WriteError",
@@ -131,6 +133,14 @@ class JourneysWarning(UserWarning):
 
 class CardinalityWarning(JourneysWarning):
     """A write creates many series, which slows InfluxDB 1.x and 2.x down."""
+
+
+class SkippedRowsWarning(JourneysWarning):
+    """Rows that cannot be stored were left out of a write, as asked."""
+
+
+class StoredTypeWarning(JourneysWarning):
+    """InfluxDB holds values of another type than the schema's; they are read as NA."""
 
 
 class TimeUnitWarning(JourneysWarning):

@@ -10,6 +10,7 @@ were written in. A frame written and read back compares equal.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -17,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from journeys.client import quote_identifier, quote_string
-from journeys.errors import SchemaError
-from journeys.schema import COLUMNS, MEASUREMENT, NO_FIELDS_FIELD, SEQUENCE_TAG, column
+from journeys.errors import SchemaError, StoredTypeWarning
+from journeys.schema import COLUMNS, MEASUREMENT, NO_FIELDS_FIELD, SEQUENCE_TAG, Column, column
 
 if TYPE_CHECKING:
     from journeys.client import InfluxDB
@@ -137,6 +138,37 @@ def build_query(
     return f"SELECT * FROM {quote_identifier(measurement)} WHERE {' AND '.join(conditions)}"
 
 
+def _typed(
+    raw: np.ndarray, col: Column, times: pd.DatetimeIndex
+) -> pd.api.extensions.ExtensionArray:
+    """A column of the answer in its schema dtype; stored values of another type become NA."""
+    if col.kind == "string":
+        text = [v if v is None or isinstance(v, str) else _text(v) for v in raw]
+        return pd.array(text, dtype=col.dtype)
+
+    # JSON has no float type (1.x sends 20.0 as 20), so numbers are checked, not trusted.
+    numbers = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce")
+    foreign = numbers.isna().to_numpy() & pd.notna(raw)
+    if col.kind == "integer":
+        fractional = numbers.notna().to_numpy() & (numbers != np.floor(numbers)).to_numpy()
+        foreign |= fractional
+        numbers[fractional] = np.nan
+    if foreign.any():
+        first = int(np.flatnonzero(foreign)[0])
+        warnings.warn(
+            f"InfluxDB holds {foreign.sum():,} value(s) of column {col.name} that are not "
+            f"{col.kind}s (the first, {raw[first]!r}, at {times[first]}); they are read as NA. "
+            "Another writer stored them: query them with db.influxql(...) to see them",
+            StoredTypeWarning,
+            stacklevel=5,
+        )
+    return pd.array(numbers.to_numpy(dtype="float64", na_value=np.nan), dtype=col.dtype)
+
+
+def _text(value) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def _to_frame(names: list[str], rows: list[list], tags_as: str) -> pd.DataFrame:
     by_name = {name: i for i, name in enumerate(names)}
     values = np.array(rows, dtype=object).reshape(len(rows), len(names))
@@ -147,11 +179,7 @@ def _to_frame(names: list[str], rows: list[list], tags_as: str) -> pd.DataFrame:
         if col.name not in by_name:
             data[col.name] = pd.array([pd.NA] * len(rows), dtype=col.dtype)
             continue
-        raw = values[:, by_name[col.name]]
-        if col.kind == "float":
-            # JSON has no float type: 1.x sends 20.0 as 20, 1e20 as an integer.
-            raw = np.array([np.nan if v is None else float(v) for v in raw], dtype="float64")
-        data[col.name] = pd.array(raw, dtype=col.dtype)
+        data[col.name] = _typed(values[:, by_name[col.name]], col, times)
 
     for name in names:
         if name not in data and name != "time" and name not in _INTERNAL:

@@ -189,7 +189,7 @@ def _problems(mask: pd.Series, values: pd.Series, column: str, reason) -> pd.Dat
         {
             "row": rows,
             "column": column,
-            "value": values.to_numpy(dtype=object)[rows] if len(rows) else [],
+            "value": pd.Series(values.to_numpy(dtype=object)[rows], dtype=object),
             "reason": reasons,
         }
     )
@@ -268,9 +268,23 @@ def _coerce_strings(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Da
     if isinstance(values.dtype, pd.StringDtype):
         text = values.astype(column.dtype)
     else:
-        objects = values.astype(object).where(values.notna(), None)
-        objects = objects.map(_as_text, na_action="ignore")
-        surrogate = objects.map(_has_surrogate, na_action="ignore").fillna(False).astype(bool)
+        # Built as object arrays by hand: pandas would infer a string dtype, and
+        # pyarrow refuses the lone surrogates this step is there to find.
+        present = values.notna().to_numpy()
+        raw = values.to_numpy(dtype=object)
+        objects = pd.Series(
+            np.array(
+                [_as_text(v) if p else None for v, p in zip(raw, present, strict=True)],
+                dtype=object,
+            ),
+            index=values.index,
+            dtype=object,
+        )
+        surrogate = pd.Series(
+            [p and _has_surrogate(v) for v, p in zip(objects, present, strict=True)],
+            index=values.index,
+            dtype=bool,
+        )
         if surrogate.any():
             bad.append(
                 _problems(
@@ -320,7 +334,9 @@ def _coerce_numbers(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Da
         objects = values.astype(object)
         is_bool = objects.map(lambda v: isinstance(v, bool | np.bool_))
         numbers = pd.to_numeric(objects.where(~is_bool, None), errors="coerce")
-        unparsed = numbers.isna() & present
+        if is_bool.any():
+            bad.append(_problems(is_bool, values, column.name, "is a boolean, not a number"))
+        unparsed = numbers.isna() & present & ~is_bool
         if unparsed.any():
             bad.append(_problems(unparsed, values, column.name, "is not a number"))
 

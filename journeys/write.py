@@ -35,7 +35,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from journeys.config import spool_dir
-from journeys.errors import CardinalityWarning, ServerError, WriteError
+from journeys.errors import CardinalityWarning, ServerError, SkippedRowsWarning, WriteError
 from journeys.lineprotocol import sequence_numbers, to_lines
 from journeys.schema import LAYOUTS, Layout, get_layout
 from journeys.validate import _problems_frame, split_valid, validate
@@ -193,7 +193,7 @@ def write_events(
             warnings.warn(
                 f"{problems['row'].nunique():,} of {len(frame):,} rows cannot be stored and "
                 "are left out; the report's `rejected` frame lists them",
-                UserWarning,
+                SkippedRowsWarning,
                 stacklevel=3,
             )
 

@@ -1,0 +1,173 @@
+"""Validation: what is coerced, what is refused, and how times are read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import journeys as jy
+
+
+def raw(**columns) -> pd.DataFrame:
+    rows = len(next(iter(columns.values())))
+    columns.setdefault("time", ["2023-05-17T00:00:00Z"] * rows)
+    columns.setdefault("event_type", ["transaction"] * rows)
+    return pd.DataFrame(columns)
+
+
+def test_result_has_the_schema_columns_dtypes_and_a_utc_index():
+    events = jy.validate(raw(purchase_value=[1.5]))
+
+    assert list(events.columns) == [c.name for c in jy.COLUMNS]
+    assert dict(events.dtypes) == jy.dtypes()
+    assert events.index.name == "time"
+    assert str(events.index.dtype) == "datetime64[ns, UTC]"
+
+
+@pytest.mark.parametrize(
+    "column, given, expected",
+    [
+        ("purchase_value", [20], [20.0]),
+        ("purchase_value", ["19.99"], [19.99]),
+        ("rental_duration", [48.0], [48]),
+        ("rental_duration", ["72"], [72]),
+        ("rental_popularity", [np.int32(7)], [7]),
+        ("scroll_depth", [0], [0.0]),
+        ("content_id", [12345], ["12345"]),
+        ("content_id", [12345.0], ["12345"]),
+        ("user_id", ["00123"], ["00123"]),
+    ],
+)
+def test_values_are_coerced_when_nothing_is_lost(column, given, expected):
+    events = jy.validate(raw(**{column: given}))
+
+    assert events[column].tolist() == expected
+
+
+@pytest.mark.parametrize(
+    "column, given, reason",
+    [
+        ("purchase_value", "abc", "is not a number"),
+        ("purchase_value", True, "is a boolean"),
+        ("purchase_value", float("inf"), "is infinite"),
+        ("purchase_value", -1.0, "outside the range 0 to inf"),
+        ("scroll_depth", 100.5, "outside the range 0 to 100"),
+        ("rental_duration", 2.5, "is not a whole number"),
+        ("rental_duration", 1e30, "does not fit a 64-bit integer"),
+        ("location", "ends\\", "ends in a backslash"),
+        ("device_type", "two\nlines", "holds a line break"),
+        ("page_url", "\ud83c", "lone surrogate"),
+    ],
+)
+def test_values_that_cannot_be_stored_are_named(column, given, reason):
+    frame = raw(**{column: pd.Series([None, given], dtype=object)})
+
+    with pytest.raises(jy.ValidationError, match=f"row 1, column {column}: .*{reason}") as caught:
+        jy.validate(frame)
+
+    assert caught.value.rows == [1]
+    assert caught.value.problems["column"].tolist() == [column]
+
+
+def test_split_valid_keeps_every_valid_row_and_lists_every_problem():
+    frame = raw(
+        purchase_value=["1", "x", "2", "3"],
+        rental_duration=[1, 2, 3.5, 4],
+        user_id=["a", "b", "c", "d"],
+    )
+
+    valid, problems = jy.split_valid(frame)
+
+    assert valid["user_id"].tolist() == ["a", "d"]
+    assert problems[["row", "column"]].values.tolist() == [
+        [1, "purchase_value"],
+        [2, "rental_duration"],
+    ]
+
+
+def test_required_columns_and_unknown_columns():
+    with pytest.raises(jy.SchemaError, match="no event_type column"):
+        jy.validate(pd.DataFrame({"time": ["2023-01-01"]}))
+    with pytest.raises(jy.SchemaError, match="no time column"):
+        jy.validate(pd.DataFrame({"event_type": ["x"]}))
+    with pytest.raises(jy.SchemaError, match="outside the events schema: colour"):
+        jy.validate(raw(colour=["red"]))
+
+    assert "colour" not in jy.validate(raw(colour=["red"]), extra_columns="drop").columns
+
+
+def test_missing_event_type_or_time_is_an_error_naming_the_row():
+    frame = pd.DataFrame({"time": ["2023-01-01", None], "event_type": [None, "x"]})
+
+    _, problems = jy.split_valid(frame)
+
+    assert problems[["row", "column"]].values.tolist() == [[0, "event_type"], [1, "time"]]
+
+
+def test_empty_tags_are_missing_tags():
+    events = jy.validate(raw(location=["", "Oslo"]))
+
+    assert events["location"].isna().tolist() == [True, False]
+
+
+def test_the_event_type_vocabulary_is_open():
+    events = jy.validate(raw(event_type=["newsletter_signup"]))
+
+    assert events["event_type"].tolist() == ["newsletter_signup"]
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("2023-05-17T00:05:00Z", "2023-05-17T00:05:00Z"),
+        ("2023-05-17T02:05:00+02:00", "2023-05-17T00:05:00Z"),
+        ("2023-05-16T19:05:00-05:00", "2023-05-17T00:05:00Z"),
+        ("2023-05-17T00:05:00", "2023-05-17T00:05:00Z"),
+        ("2023-05-17 00:05:00.123456789", "2023-05-17T00:05:00.123456789Z"),
+        (pd.Timestamp("2023-05-17 00:05"), "2023-05-17T00:05:00Z"),
+        (pd.Timestamp("2023-05-17 02:05", tz="Europe/Berlin"), "2023-05-17T00:05:00Z"),
+        ("1969-07-20T20:17:40Z", "1969-07-20T20:17:40Z"),
+    ],
+)
+def test_times_are_normalised_to_utc_nanoseconds(given, expected):
+    events = jy.validate(raw(time=[given]))
+
+    assert events.index[0] == pd.Timestamp(expected)
+
+
+def test_mixed_offsets_in_one_column():
+    events = jy.validate(raw(time=["2023-05-17T00:00:00+01:00", "2023-05-17T00:00:00-01:00"]))
+
+    assert [t.hour for t in events.index] == [23, 1]
+
+
+@pytest.mark.parametrize(
+    "unit, value", [("s", 1684281900), ("ms", 1684281900000), ("ns", 1684281900000000000)]
+)
+def test_numeric_epochs_in_the_unit_given(unit, value):
+    events = jy.validate(raw(time=[value]), epoch_unit=unit)
+
+    assert events.index[0] == pd.Timestamp("2023-05-17T00:05:00Z")
+
+
+def test_epochs_that_look_like_seconds_read_as_nanoseconds_warn():
+    with pytest.warns(jy.TimeUnitWarning, match="epoch_unit='s'"):
+        jy.validate(raw(time=[1684281900]))
+
+
+def test_unparsable_time_is_named():
+    with pytest.raises(jy.ValidationError, match="row 0, column time: 'yesterday'"):
+        jy.validate(raw(time=["yesterday"]))
+
+
+def test_a_datetime_index_serves_as_the_time():
+    frame = pd.DataFrame({"event_type": ["x"]}, index=pd.DatetimeIndex(["2023-05-17"], tz="UTC"))
+
+    assert jy.validate(frame).index[0] == pd.Timestamp("2023-05-17", tz="UTC")
+
+
+def test_validation_is_idempotent():
+    events = jy.generate(users=30, days=3, seed=4)
+
+    pd.testing.assert_frame_equal(jy.validate(jy.validate(events)), jy.validate(events))
