@@ -15,7 +15,7 @@ Everything public is importable from here; see ``__all__``.
 """
 
 from journeys.analysis import funnel, rental_lag, rental_lag_summary, scroll_depth
-from journeys.client import InfluxDB, connect
+from journeys.client import InfluxDB, connect, connect_or_start
 from journeys.errors import (
     CardinalityWarning,
     JourneysError,
@@ -64,6 +64,7 @@ __all__ = [
     "WriteReport",
     "as_generator",
     "connect",
+    "connect_or_start",
     "dtypes",
     "estimate_series",
     "funnel",

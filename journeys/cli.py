@@ -14,12 +14,13 @@ import functools
 import logging
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 import click
 
 from journeys import __version__
-from journeys.errors import JourneysError, WriteError
+from journeys.errors import JourneysError, JourneysWarning, WriteError
 
 logger = logging.getLogger(__name__)
 
@@ -35,18 +36,25 @@ def _connection_options(command):
 
 
 def _clean_errors(command):
-    """Turn the library's errors into one-line CLI errors instead of tracebacks."""
+    """Turn the library's errors into one-line CLI errors, its warnings into lines."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", JourneysWarning)
+                warnings.showwarning = _show_warning
+                return command(*args, **kwargs)
         except JourneysError as exc:
             raise click.ClickException(str(exc)) from exc
         except (ValueError, OSError) as exc:
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
 
     return wrapper
+
+
+def _show_warning(message, category, *args, **kwargs) -> None:
+    click.echo(f"Warning: {message}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -31,7 +31,7 @@ from journeys.errors import JourneysError, ServerError
 if TYPE_CHECKING:
     from journeys.write import WriteReport
 
-__all__ = ["InfluxDB", "connect"]
+__all__ = ["InfluxDB", "connect", "connect_or_start"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ class InfluxDB:
         self.database = settings.database
         self.timeout = timeout
         self.session = _session(settings, retries)
+        #: The throwaway server this connection started, if any (see connect_or_start).
+        self.local = None
 
     def __enter__(self) -> InfluxDB:
         return self
@@ -97,8 +99,10 @@ class InfluxDB:
         self.close()
 
     def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP session, and stop the throwaway server this connection started."""
         self.session.close()
+        if self.local is not None:
+            self.local.stop()
 
     def __repr__(self) -> str:
         return f"<InfluxDB {self.url} database={self.database!r}>"
@@ -201,6 +205,32 @@ class InfluxDB:
 def connect(url: str | None = None, **options) -> InfluxDB:
     """Connect to an InfluxDB server; the parameters are those of :class:`InfluxDB`."""
     return InfluxDB(url, **options)
+
+
+def connect_or_start(url: str | None = None, *, database: str | None = None, **options):
+    """Connect to the configured InfluxDB, or start a throwaway one when none is.
+
+    Made for notebooks: with an address (argument or ``INFLUXDB_URL``) this is
+    :func:`connect`; without one it starts a :class:`journeys.LocalInfluxDB`,
+    which the connection's :meth:`~InfluxDB.close` stops again (and which is
+    stopped when Python exits in any case).
+
+    Examples
+    --------
+    >>> db = jy.connect_or_start()  # doctest: +SKIP
+    >>> db.local is None            # True when a configured server is used  # doctest: +SKIP
+    """
+    settings = Settings.resolve(url, database=database)
+    if settings.url:
+        return InfluxDB(url, database=database, **options)
+
+    from journeys.local import LocalInfluxDB
+
+    server = LocalInfluxDB(database=settings.database)
+    server.start()
+    db = InfluxDB(server.url, database=settings.database, **options)
+    db.local = server
+    return db
 
 
 def quote_identifier(name: str) -> str:

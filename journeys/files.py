@@ -58,7 +58,7 @@ def read_events(path: str | Path, *, validated: bool = True, epoch_unit: str = "
     elif kind == "parquet":
         frame = pd.read_parquet(path)
     else:
-        frame = pd.read_json(path, lines=True, dtype=_STRING_COLUMNS, convert_dates=False)
+        frame = pd.read_json(path, lines=True, dtype=False)
     return validate(frame, epoch_unit=epoch_unit) if validated else frame
 
 

@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import atexit
 import logging
 import shutil
 import socket
@@ -184,6 +185,8 @@ class LocalInfluxDB:
                     ) from exc
                 logger.warning("influxd did not start (%s); trying other ports", exc)
 
+        # Whatever happens to the caller, the process must not outlive Python.
+        atexit.register(self.stop)
         if self.database:
             self._create_database()
 
@@ -229,6 +232,7 @@ class LocalInfluxDB:
 
     def stop(self) -> None:
         """Stop the server and delete its folder, data included."""
+        atexit.unregister(self.stop)
         if self._executor is not None and self._executor.running():
             self._executor.stop()
             logger.info("stopped influxd on %s", self.url)

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from journeys.config import spool_dir
 from journeys.errors import CardinalityWarning, ServerError, SkippedRowsWarning, WriteError
@@ -299,13 +298,7 @@ def _send(
     report = WriteReport()
     rejected = []
     created = False
-    bar = tqdm(
-        total=len(lines),
-        unit="events",
-        disable=None if progress is None else not progress,
-        desc="writing",
-        leave=False,
-    )
+    bar = _progress_bar(len(lines), progress, unit="events", desc="writing", leave=False)
 
     batches = _batches(lines, batch_size, batch_bytes)
     for number, (start, stop) in enumerate(batches):
@@ -348,6 +341,17 @@ def _send(
     if rejected:
         report.rejected = pd.concat(rejected, ignore_index=True)
     return report
+
+
+def _progress_bar(total: int, progress: bool | None, **options):
+    """A tqdm bar, notebook-style where possible; by default only on a terminal."""
+    # Imported here so that merely importing journeys never makes tqdm warn that a
+    # notebook lacks ipywidgets; the bar then falls back to text.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=None if progress is None else not progress, **options)
 
 
 def _post(client: InfluxDB, body: bytes):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import pandas as pd
 import pytest
 from helpers import same_events, stored
@@ -346,17 +349,9 @@ def test_a_server_that_is_down_keeps_the_events_in_a_spool_and_replays_them(tmp_
         same_events(jy.connect(server.url).query(), jy.validate(frame))
 
 
-class _no_warning:
-    """A context manager that fails when a journeys warning is issued inside it."""
-
-    def __enter__(self):
-        import warnings
-
-        self._catcher = warnings.catch_warnings(record=True)
-        self._seen = self._catcher.__enter__()
-        warnings.simplefilter("always")
-
-    def __exit__(self, *exc_info):
-        self._catcher.__exit__(*exc_info)
-        ours = [w for w in self._seen if issubclass(w.category, jy.JourneysWarning)]
-        assert not ours, [str(w.message) for w in ours]
+@contextlib.contextmanager
+def _no_warning():
+    """Fail when a journeys warning is issued inside the block."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jy.JourneysWarning)
+        yield

@@ -1,0 +1,84 @@
+"""The throwaway InfluxDB: its own ports and folder, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import journeys as jy
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_starts_on_a_free_loopback_port_and_cleans_up(influx_server):
+    with jy.LocalInfluxDB() as server:
+        pid, root = server.pid, server.root
+        assert server.url.startswith("http://127.0.0.1:")
+        assert not server.url.endswith(":8086")
+        assert server.url != influx_server.url
+        assert jy.connect(server.url).ping().startswith("1.")
+        config = (root / "influxdb.conf").read_text()
+        assert "8086" not in config and "8088" not in config
+
+    assert not alive(pid)
+    assert not root.exists()
+    assert not server.running
+
+
+def test_a_missing_binary_says_how_to_install_it():
+    with pytest.raises(jy.LocalServerError, match="apt-get install influxdb"):
+        jy.LocalInfluxDB(influxd="/nonexistent/influxd")
+
+
+def test_connect_or_start_stops_the_server_it_started(monkeypatch, influx_server):
+    monkeypatch.delenv("INFLUXDB_URL", raising=False)
+    monkeypatch.delenv("INFLUXDB_V2_URL", raising=False)
+
+    db = jy.connect_or_start(database="scratch")
+    pid = db.local.pid
+    db.write(jy.generate(users=5, days=1, seed=1))
+    db.close()
+
+    assert not alive(pid)
+
+
+def test_demo_command_leaves_no_process_behind(influx_server, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFLUXDB_")}
+    before = _influxd_pids()
+
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "journeys.cli",
+            "demo",
+            "--users",
+            "100",
+            "--days",
+            "3",
+            "--out",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    assert "(all equal)" in finished.stdout
+    assert _influxd_pids() == before
+
+
+def _influxd_pids() -> set[int]:
+    found = subprocess.run(["pgrep", "-x", "influxd"], capture_output=True, text=True)
+    return {int(p) for p in found.stdout.split()}
