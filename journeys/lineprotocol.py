@@ -124,9 +124,8 @@ def sequence_numbers(frame: pd.DataFrame, tags: tuple[str, ...]) -> np.ndarray:
 
     The first event of each series and timestamp gets 0 (and no sequence tag).
     """
-    keys = [frame[t] for t in tags if t in frame.columns]
-    times = pd.Series(frame.index.asi8, index=frame.index)
-    grouped = pd.DataFrame({"_t": times.to_numpy(), **{k.name: k.to_numpy() for k in keys}})
+    keys = {t: frame[t].to_numpy() for t in tags if t in frame.columns}
+    grouped = pd.DataFrame({"_t": frame.index.asi8, **keys})
     return grouped.groupby(list(grouped.columns), dropna=False, sort=False).cumcount().to_numpy()
 
 

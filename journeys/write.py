@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from journeys.client import _error_text
 from journeys.config import spool_dir
 from journeys.errors import CardinalityWarning, ServerError, SkippedRowsWarning, WriteError
 from journeys.lineprotocol import sequence_numbers, to_lines
@@ -204,7 +205,6 @@ def write_events(
         to_lines(valid, layout),
         positions,
         valid,
-        layout,
         batch_size=batch_size,
         batch_bytes=batch_bytes,
         progress=progress,
@@ -239,7 +239,6 @@ def write_lines(
         client,
         kept,
         np.arange(len(kept)),
-        None,
         None,
         batch_size=batch_size,
         batch_bytes=batch_bytes,
@@ -289,7 +288,6 @@ def _send(
     lines: list[str],
     positions: np.ndarray,
     frame: pd.DataFrame | None,
-    layout: Layout | None,
     *,
     batch_size: int,
     batch_bytes: int,
@@ -314,7 +312,7 @@ def _send(
         if failure is None and answer.status_code == 204:
             report.written += stop - start
         elif failure is None and answer.status_code == 400:
-            lost = _rows_refused(answer, lines, start, stop, frame, layout)
+            lost = _rows_refused(answer, lines, start, stop, frame)
             report.written += stop - start - len(lost)
             rejected.append(_server_problems(lost, positions, _error_text(answer)))
         else:
@@ -373,13 +371,7 @@ def _database_missing(answer) -> bool:
     return answer is not None and answer.status_code == 404 and "database not found" in answer.text
 
 
-def _error_text(answer) -> str:
-    from journeys.client import _error_text as text
-
-    return text(answer)
-
-
-def _rows_refused(answer, lines, start, stop, frame, layout) -> list[int]:
+def _rows_refused(answer, lines, start, stop, frame) -> list[int]:
     """The line indexes of a batch that a 400 answer says were not stored."""
     message = _error_text(answer)
 

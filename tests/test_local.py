@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -82,3 +83,27 @@ def test_demo_command_leaves_no_process_behind(influx_server, tmp_path):
 def _influxd_pids() -> set[int]:
     found = subprocess.run(["pgrep", "-x", "influxd"], capture_output=True, text=True)
     return {int(p) for p in found.stdout.split()}
+
+
+def test_server_command_serves_until_interrupted(influx_server):
+    before = _influxd_pids()
+    command = subprocess.Popen(
+        [sys.executable, "-m", "journeys.cli", "server", "--database", "shop"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = command.stdout.readline()
+        url = first.split(" at ")[1].split(",")[0]
+        export = command.stdout.readline()
+
+        assert first.startswith("InfluxDB running at http://127.0.0.1:")
+        assert f"INFLUXDB_URL={url} INFLUXDB_DATABASE=shop" in export
+        assert jy.connect(url, database="shop").write(jy.generate(users=3, days=1, seed=2))
+    finally:
+        command.send_signal(signal.SIGINT)
+        rest = command.communicate(timeout=60)[0]
+
+    assert command.returncode == 0
+    assert rest.strip().endswith("stopped")
+    assert _influxd_pids() == before
