@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import signal
 import sys
 import warnings
@@ -64,6 +65,8 @@ def main(verbose: int) -> None:
     """Simulate, store and analyse customer journeys in InfluxDB."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Each retry is a warning to urllib3; the final error is enough unless asked.
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose > 1 else logging.ERROR)
 
 
 @main.command()
@@ -109,37 +112,68 @@ def generate(output: Path, users: int, days: int, start: str, seed: int | None) 
     show_default=True,
     help="Unit of numeric times in the time column.",
 )
-@click.option("--batch-size", default=5000, show_default=True, help="Rows per request.")
+@click.option(
+    "--extra-columns",
+    type=click.Choice(["error", "drop"]),
+    default="error",
+    show_default=True,
+    help="Refuse columns outside the schema, or leave them out.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=5000,
+    show_default=True,
+    help="Rows per request.",
+)
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar [default: on a terminal]."
 )
 @_clean_errors
 def write(
-    file: Path, url, database, token, layout, on_invalid, epoch_unit, batch_size, progress
+    file: Path,
+    url,
+    database,
+    token,
+    layout,
+    on_invalid,
+    epoch_unit,
+    extra_columns,
+    batch_size,
+    progress,
 ) -> None:
     """Write the events of FILE (.csv, .parquet, .jsonl) to InfluxDB.
 
     A .lp file of line protocol, such as a spool file kept after a failed
-    write, is sent as it is.
+    write, is sent as it is, to the database its first line names.
     """
     from journeys.client import InfluxDB
     from journeys.files import read_events
+    from journeys.lineprotocol import split_lines
+
+    if file.suffix == ".lp":
+        context = click.get_current_context()
+        for name in ("layout", "on_invalid", "epoch_unit", "extra_columns"):
+            if context.get_parameter_source(name) != click.core.ParameterSource.DEFAULT:
+                option = "--" + name.replace("_", "-")
+                raise click.UsageError(f"{option} does not apply to a .lp file of line protocol")
+        # Bytes, not text mode: text mode would turn a \r inside a string into \n.
+        text = file.read_bytes().decode("utf-8")
+        database = database or _spool_database(text)
 
     with InfluxDB(url, database=database, token=token) as db:
         try:
             if file.suffix == ".lp":
                 report = db.write_lines(
-                    file.read_text(encoding="utf-8").splitlines(),
-                    batch_size=batch_size,
-                    progress=progress,
+                    split_lines(text), batch_size=batch_size, progress=progress
                 )
             else:
-                frame = read_events(file, validated=False)
                 report = db.write(
-                    frame,
+                    read_events(file, validated=False),
                     layout=layout,
                     on_invalid=on_invalid,
                     epoch_unit=epoch_unit,
+                    extra_columns=extra_columns,
                     batch_size=batch_size,
                     progress=progress,
                 )
@@ -147,7 +181,18 @@ def write(
             if exc.report is not None:
                 click.echo(str(exc.report))
             raise
+    click.echo(f"database        {db.database}")
     click.echo(str(report))
+
+
+def _spool_database(text: str) -> str | None:
+    """The database a spool file's first line names, if it does."""
+    first = text.split("\n", 1)[0]
+    if first.startswith("# journeys spool:"):
+        for word in first.split():
+            if word.startswith("database="):
+                return word.removeprefix("database=")
+    return None
 
 
 @main.command()
@@ -187,7 +232,12 @@ def query(url, database, token, start, stop, event_types, where, output) -> None
     if output is None:
         table = events.reset_index()
         table["time"] = iso_times(events.index)
-        table.to_csv(sys.stdout, index=False, lineterminator="\n")
+        try:
+            table.to_csv(sys.stdout, index=False, lineterminator="\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader (head, less) has had enough: that is not an error.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     save_events(events, output)
     click.echo(f"{len(events):,} events saved to {output}")
@@ -195,21 +245,35 @@ def query(url, database, token, start, stop, event_types, where, output) -> None
 
 @main.command()
 @_connection_options
-@click.option("--users", default=3000, show_default=True, help="Users to simulate.")
-@click.option("--days", default=30, show_default=True, help="Length of the period.")
+@click.option(
+    "--users",
+    type=click.IntRange(min=1),
+    default=3000,
+    show_default=True,
+    help="Users to simulate.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Length of the period.",
+)
 @click.option("--seed", default=7, show_default=True, help="Seed of the generator.")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder for the PNG plots [default: a new temporary folder].",
+    default="journeys-demo",
+    show_default=True,
+    help="Folder for the PNG plots.",
 )
 @_clean_errors
 def demo(url, database, token, users, days, seed, out) -> None:
     """Generate, write, read back and analyse a month of journeys.
 
     Without --url (or INFLUXDB_URL) a throwaway InfluxDB is started and
-    stopped again.
+    stopped again. With one, the events go to the database journeys_demo
+    unless --database names another.
     """
     from journeys.demo import run_demo
 

@@ -82,10 +82,11 @@ class InfluxDB:
         )
         if not settings.url:
             raise JourneysError(
-                "no InfluxDB address: pass url=..., set INFLUXDB_URL, or start a throwaway "
-                "server with `journeys server` (jy.LocalInfluxDB() in Python)"
+                "no InfluxDB address: pass url=... (--url), set INFLUXDB_URL, or start a "
+                "throwaway server with `journeys server` (jy.LocalInfluxDB() in Python)"
             )
-        self.url = settings.url.rstrip("/")
+        url = settings.url if "://" in settings.url else f"http://{settings.url}"
+        self.url = url.rstrip("/")
         self.database = settings.database
         self.timeout = timeout
         self.session = _session(settings, retries)
@@ -239,8 +240,14 @@ def quote_identifier(name: str) -> str:
 
 
 def quote_string(value: str) -> str:
-    """An InfluxQL string literal in single quotes, its quotes and backslashes escaped."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """An InfluxQL string literal in single quotes; quotes, backslashes, newlines escaped."""
+    if "\r" in value or "\x00" in value:
+        raise ValueError(
+            f"cannot compare with {value!r}: InfluxQL strings cannot hold a carriage return or "
+            "a NUL character; leave this filter out and select the rows in pandas instead"
+        )
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
+    return "'" + escaped + "'"
 
 
 def _session(settings: Settings, retries: int) -> requests.Session:

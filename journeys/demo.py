@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,14 @@ from journeys.generate import generate
 from journeys.local import LocalInfluxDB
 from journeys.plots import plot_funnel, plot_rental_lag, plot_scroll_depth
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DEMO_DATABASE", "DEMO_FOLDER", "DemoResult", "run_demo"]
+
+#: The database the demo writes to unless told otherwise. Writing the same seeded
+#: events again stores nothing twice, so the demo can be rerun against one server.
+DEMO_DATABASE = "journeys_demo"
+
+#: Where the demo saves its plots unless told otherwise, below the current folder.
+DEMO_FOLDER = "journeys-demo"
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +40,8 @@ class DemoResult:
     """What the demo found; ``str()`` gives the report ``journeys demo`` prints."""
 
     server: str
+    users: int
+    active_users: int
     generated: int
     written: int
     read: int
@@ -50,20 +58,22 @@ class DemoResult:
             f"  rentals                  {int(lag['rentals']):>10,}",
             f"  viewed                   {int(lag['viewed']):>10,}",
             f"  never viewed             {lag['never_viewed_share']:>10.1%}",
-            f"  viewed within 24 h       {lag['viewed_within_24h_share']:>10.1%}",
-            f"  median lag               {lag['median_lag_hours']:>10.1f} h",
-            f"  90th percentile lag      {lag['p90_lag_hours']:>10.1f} h",
+            f"  viewed within 24 h       {lag['viewed_within_24h_share']:>10.1%}  of all rentals",
+            f"  median lag               {lag['median_lag_hours']:>10.1f} h  of viewed rentals",
+            f"  90th percentile lag      {lag['p90_lag_hours']:>10.1f} h  of viewed rentals",
         ]
         return "\n".join(
             [
                 f"InfluxDB: {self.server}",
+                f"users simulated {self.users:,}, of whom {self.active_users:,} came in the "
+                "period",
                 f"events generated {self.generated:,}, written {self.written:,}, "
                 f"read back {self.read:,} ({same})",
                 "",
                 "Funnel (users)",
                 self.funnel.to_string(index=False, float_format=lambda v: f"{v:.1%}"),
                 "",
-                "Rental lag (lags over the viewed rentals)",
+                "Rental lag",
                 *lag_lines,
                 "",
                 "Scroll depth (share of pageviews read to each depth)",
@@ -92,20 +102,26 @@ def run_demo(
     Parameters
     ----------
     url, database, token : str, optional
-        The server to use; settings left out come from the environment (see
-        :mod:`journeys.config`). With no address at all, a throwaway server is
-        started and stopped.
+        The server to use; the address and token left out come from the
+        environment (see :mod:`journeys.config`), the database is
+        :data:`DEMO_DATABASE` unless given. With no address at all, a throwaway
+        server is started and stopped.
     users, days, start, seed :
         What to generate; see :func:`journeys.generate`.
     folder : str or Path, optional
-        Where the PNG plots go; a new temporary folder by default.
+        Where the PNG plots go; :data:`DEMO_FOLDER` by default.
     step : callable, optional
         Called with a short text before each step, to show progress.
     """
     say = step or logger.info
-    settings = Settings.resolve(url, database=database, token=token)
-    folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="journeys-demo-"))
+    settings = Settings.resolve(url, database=database or DEMO_DATABASE, token=token)
+    folder = Path(folder) if folder else Path(DEMO_FOLDER)
     folder.mkdir(parents=True, exist_ok=True)
+
+    say(f"generating {days} days of journeys for {users:,} users (seed {seed})")
+    events = generate(users=users, days=days, start=start, seed=seed)
+    first = pd.Timestamp(start, tz="UTC")
+    last = first + pd.Timedelta(days=days)
 
     with contextlib.ExitStack() as stack:
         if settings.url is None:
@@ -119,10 +135,6 @@ def run_demo(
             InfluxDB(settings.url, database=settings.database, token=settings.token)
         )
 
-        say(f"generating {days} days of journeys for {users:,} users (seed {seed})")
-        events = generate(users=users, days=days, start=start, seed=seed)
-        first, last = events.index.min(), events.index.max() + pd.Timedelta(1, "ns")
-
         say(f"writing {len(events):,} events")
         report = db.write(events)
 
@@ -132,6 +144,8 @@ def run_demo(
     say("analysing")
     result = DemoResult(
         server=address,
+        users=users,
+        active_users=events["user_id"].nunique(),
         generated=len(events),
         written=report.written,
         read=len(back),

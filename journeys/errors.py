@@ -65,7 +65,8 @@ class ValidationError(SchemaError):
         text = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
         super().__init__(
             f"{len(self.rows)} row(s) cannot be stored: {text}. Fix these values, or pass "
-            "on_invalid='skip' to store the valid rows and get the rejected ones back."
+            "on_invalid='skip' (--on-invalid skip) to store the valid rows and get the "
+            "rejected ones back."
         )
 
 

@@ -2,12 +2,21 @@
 
 Every format has a ``time`` column. CSV and JSON Lines store it as ISO 8601
 text in UTC with nanoseconds (``2023-05-17T00:05:00.000000000Z``), Parquet as a
-nanosecond UTC timestamp. String columns are read as text, so ids such as
-``00123`` keep their leading zeros.
+nanosecond UTC timestamp. Values are read as text and converted by
+:func:`journeys.validate`, so ids such as ``00123`` keep their leading zeros
+and integers beyond 2**53 stay exact. JSON Lines writes every float in its
+shortest exact form. CSV follows RFC 4180 (lines end in CRLF, so that a line
+break inside a value is always quoted).
+
+# Limitation: in CSV an empty string and a missing value are both an empty
+# field, so an empty string reads back as missing; Parquet and JSON Lines keep
+# the difference. Writing empty strings as "" would need a CSV writer that
+# quotes them apart from missing values.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +37,7 @@ FORMATS = {
     ".ndjson": "jsonl",
 }
 
-_STRING_COLUMNS = {c.name: "string" for c in COLUMNS if c.kind == "string"}
+_TEXT_COLUMNS = {name: object for name in ["time", *(c.name for c in COLUMNS)]}
 
 
 def file_format(path: str | Path) -> str:
@@ -54,11 +63,11 @@ def read_events(path: str | Path, *, validated: bool = True, epoch_unit: str = "
     """
     kind = file_format(path)
     if kind == "csv":
-        frame = pd.read_csv(path, dtype=_STRING_COLUMNS, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(path, dtype=_TEXT_COLUMNS, keep_default_na=False, na_values=[""])
     elif kind == "parquet":
         frame = pd.read_parquet(path)
     else:
-        frame = pd.read_json(path, lines=True, dtype=False)
+        frame = _read_json_lines(Path(path))
     return validate(frame, epoch_unit=epoch_unit) if validated else frame
 
 
@@ -78,14 +87,35 @@ def save_events(frame: pd.DataFrame, path: str | Path) -> Path:
 
     table["time"] = iso_times(events.index)
     if kind == "csv":
-        table.to_csv(path, index=False, lineterminator="\n")
+        table.to_csv(path, index=False, lineterminator="\r\n")
     else:
-        table.to_json(path, orient="records", lines=True, force_ascii=False)
+        _write_json_lines(table, path)
     return path
+
+
+def _write_json_lines(table: pd.DataFrame, path: Path) -> None:
+    names = list(table.columns)
+    columns = [[None if v is pd.NA else v for v in table[n].tolist()] for n in names]
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        for row in zip(*columns, strict=True):
+            record = {n: v for n, v in zip(names, row, strict=True) if v is not None}
+            out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def _read_json_lines(path: Path) -> pd.DataFrame:
+    with path.open(encoding="utf-8", newline="\n") as source:
+        records = [json.loads(line) for line in source if line.strip()]
+    # An empty file still stands for a frame with the schema's columns.
+    names = list(dict.fromkeys(name for record in records for name in record)) or list(
+        _TEXT_COLUMNS
+    )
+    return pd.DataFrame({n: pd.Series([r.get(n) for r in records], dtype=object) for n in names})
 
 
 def iso_times(index: pd.DatetimeIndex) -> np.ndarray:
     """ISO 8601 UTC text with nanoseconds for each time of ``index``."""
+    if not len(index):
+        return np.array([], dtype=object)
     nanos = index.asi8 % 1_000_000_000
     seconds = index.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(dtype=object)
     fraction = np.char.zfill(nanos.astype(str), 9).astype(object)

@@ -33,6 +33,8 @@ Two choices make sure that every event becomes exactly one stored point:
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -41,6 +43,7 @@ from journeys.schema import NO_FIELDS_FIELD, SEQUENCE_TAG, Layout, get_layout
 
 __all__ = [
     "escape_key",
+    "split_lines",
     "escape_measurement",
     "escape_string_field",
     "tag_value_problem",
@@ -48,6 +51,16 @@ __all__ = [
 ]
 
 _TAG_SPECIALS = (",", "=", " ")
+
+# One line of line protocol. String fields may hold raw line breaks, so a file
+# of lines cannot simply be split at each one.
+_RECORD = re.compile(
+    r"""(?:[^ \n\\]|\\.)+"""  # measurement and tags
+    r""" (?:"(?:[^"\\]|\\.)*"|[^ \n"\\]|\\.)+"""  # fields, quoted strings whole
+    r"""(?: -?\d+)?[ \t\r]*(?:\n|\Z)""",
+    re.DOTALL,
+)
+_SKIPPED = re.compile(r"(?:#[^\n]*|[ \t\r]*)(?:\n|\Z)")
 
 
 def escape_measurement(name: str) -> str:
@@ -65,6 +78,33 @@ def escape_key(key: str) -> str:
 def escape_string_field(value: str) -> str:
     """Escape a string field value (without its quotes): backslashes, double quotes."""
     return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def split_lines(text: str) -> list[str]:
+    """Split a text of line protocol into its lines, leaving out blanks and comments.
+
+    Unlike ``str.splitlines``, this keeps line breaks inside quoted string
+    fields, which line protocol allows, as they are.
+
+    Raises
+    ------
+    LineProtocolError
+        At the first text that is not line protocol, with its line number.
+    """
+    lines, position = [], 0
+    while position < len(text):
+        skipped = _SKIPPED.match(text, position)
+        if skipped is not None and skipped.end() > position:
+            position = skipped.end()
+            continue
+        record = _RECORD.match(text, position)
+        if record is None:
+            number = text.count("\n", 0, position) + 1
+            snippet = text[position : position + 60].split("\n")[0]
+            raise LineProtocolError(f"line {number} is not line protocol: {snippet!r}")
+        lines.append(record.group().rstrip("\n").rstrip(" \t\r"))
+        position = record.end()
+    return lines
 
 
 def tag_value_problem(value: str) -> str:
@@ -119,14 +159,73 @@ def _field_text(values: pd.Series, kind: str) -> np.ndarray:
     raise ValueError(f"unknown field kind {kind!r}")
 
 
-def sequence_numbers(frame: pd.DataFrame, tags: tuple[str, ...]) -> np.ndarray:
-    """Number the events that share a series and a timestamp: 0, 1, 2, ...
+def series_keys(frame: pd.DataFrame, layout: str | Layout = "default") -> np.ndarray:
+    """The series key of every row: the measurement and its tags, escaped and sorted.
 
-    The first event of each series and timestamp gets 0 (and no sequence tag).
+    Raises
+    ------
+    LineProtocolError
+        For a tag value line protocol cannot carry, naming its row and column.
     """
-    keys = {t: frame[t].to_numpy() for t in tags if t in frame.columns}
-    grouped = pd.DataFrame({"_t": frame.index.asi8, **keys})
-    return grouped.groupby(list(grouped.columns), dropna=False, sort=False).cumcount().to_numpy()
+    layout = get_layout(layout)
+    keys = np.full(len(frame), escape_measurement(layout.measurement), dtype=object)
+    for tag in sorted(layout.tags):
+        if tag not in frame.columns:
+            continue
+        values = frame[tag]
+        problems = _tag_problems(values)
+        if (problems != "").any():
+            row = int(np.flatnonzero((problems != "").to_numpy())[0])
+            raise LineProtocolError(
+                f"row {row}, column {tag}: {values.iloc[row]!r} {problems.iloc[row]}"
+            )
+        escaped = _escape_tag_values(values).to_numpy(dtype=object, na_value="")
+        present = np.flatnonzero(escaped != "")
+        keys[present] = keys[present] + ("," + escape_key(tag) + "=" + escaped[present])
+    return keys
+
+
+def field_sets(frame: pd.DataFrame, layout: str | Layout = "default") -> np.ndarray:
+    """The field section of every row's line (``no_fields=true`` where it has none)."""
+    layout = get_layout(layout)
+    fields = np.full(len(frame), "", dtype=object)
+    for name in layout.fields:
+        if name not in frame.columns:
+            continue
+        values = frame[name]
+        present = np.flatnonzero(values.notna().to_numpy())
+        text = _field_text(values, layout.kind(name))
+        fields[present] += "," + escape_key(name) + "=" + text[present]
+    fields[fields == ""] = f",{NO_FIELDS_FIELD}=true"
+    return np.array([f[1:] for f in fields], dtype=object)
+
+
+def sequence_numbers(keys: np.ndarray, times: np.ndarray, fields: np.ndarray) -> np.ndarray:
+    """Number the events that share a series key and a timestamp: 0, 1, 2, ...
+
+    Within such a tie the events are numbered in the order of their field text,
+    not of the rows, so the same events get the same numbers however a frame
+    was sorted: writing back a frame that was read stores nothing twice.
+    """
+    table = pd.DataFrame({"key": keys, "time": times})
+    tied = table.duplicated(["key", "time"], keep=False).to_numpy()
+    sequence = np.zeros(len(keys), dtype="int64")
+    if tied.any():
+        ties = table[tied].assign(fields=fields[tied])
+        ties = ties.sort_values(["key", "time", "fields"], kind="stable")
+        sequence[ties.index.to_numpy()] = ties.groupby(["key", "time"], sort=False).cumcount()
+    return sequence
+
+
+def compose(
+    keys: np.ndarray, sequence: np.ndarray, fields: np.ndarray, times: np.ndarray
+) -> list[str]:
+    """Lines from their parts; a sequence number above 0 becomes the sequence tag."""
+    heads = keys.copy()
+    tied = np.flatnonzero(sequence)
+    if tied.size:
+        heads[tied] = heads[tied] + f",{SEQUENCE_TAG}=" + sequence[tied].astype(str).astype(object)
+    return list(heads + " " + fields + " " + times.astype(str).astype(object))
 
 
 def to_lines(frame: pd.DataFrame, layout: str | Layout = "default") -> list[str]:
@@ -160,41 +259,8 @@ def to_lines(frame: pd.DataFrame, layout: str | Layout = "default") -> list[str]
     >>> jy.to_lines(events)
     ['events,device_type=mobile,event_type=transaction purchase_value=19.99 1684282300000000000']
     """
-    layout = get_layout(layout)
-    rows = len(frame)
-    if rows == 0:
+    if len(frame) == 0:
         return []
-
-    head = np.full(rows, escape_measurement(layout.measurement), dtype=object)
-    for tag in sorted(layout.tags):
-        if tag not in frame.columns:
-            continue
-        values = frame[tag]
-        problems = _tag_problems(values)
-        if (problems != "").any():
-            row = int(np.flatnonzero((problems != "").to_numpy())[0])
-            raise LineProtocolError(
-                f"row {row}, column {tag}: {values.iloc[row]!r} {problems.iloc[row]}"
-            )
-        escaped = _escape_tag_values(values).to_numpy(dtype=object, na_value="")
-        present = np.flatnonzero(escaped != "")
-        head[present] = head[present] + ("," + escape_key(tag) + "=" + escaped[present])
-
-    sequence = sequence_numbers(frame, layout.tags)
-    tied = np.flatnonzero(sequence)
-    if tied.size:
-        head[tied] = head[tied] + f",{SEQUENCE_TAG}=" + sequence[tied].astype(str).astype(object)
-
-    fields = np.full(rows, "", dtype=object)
-    for name in layout.fields:
-        if name not in frame.columns:
-            continue
-        values = frame[name]
-        present = np.flatnonzero(values.notna().to_numpy())
-        text = _field_text(values, layout.kind(name))
-        fields[present] += "," + escape_key(name) + "=" + text[present]
-    empty = fields == ""
-    fields[empty] = f",{NO_FIELDS_FIELD}=true"
-
-    times = frame.index.asi8.astype(str).astype(object)
-    return list(head + " " + np.array([f[1:] for f in fields], dtype=object) + " " + times)
+    keys, fields = series_keys(frame, layout), field_sets(frame, layout)
+    times = frame.index.asi8
+    return compose(keys, sequence_numbers(keys, times, fields), fields, times)

@@ -19,16 +19,24 @@ import pandas as pd
 
 from journeys.client import quote_identifier, quote_string
 from journeys.errors import SchemaError, StoredTypeWarning
-from journeys.schema import COLUMNS, MEASUREMENT, NO_FIELDS_FIELD, SEQUENCE_TAG, Column, column
+from journeys.schema import (
+    COLUMNS,
+    MAX_TIME,
+    MEASUREMENT,
+    MIN_TIME,
+    NO_FIELDS_FIELD,
+    SEQUENCE_TAG,
+    Column,
+    column,
+)
 
 if TYPE_CHECKING:
     from journeys.client import InfluxDB
 
-__all__ = ["query_events", "to_timestamp"]
+__all__ = ["build_query", "query_events", "read_frame", "to_timestamp"]
 
 _SCHEMA_NAMES = [c.name for c in COLUMNS]
 _INTERNAL = (SEQUENCE_TAG, NO_FIELDS_FIELD)
-_INT64 = np.iinfo("int64")
 
 
 def to_timestamp(value) -> pd.Timestamp:
@@ -39,9 +47,15 @@ def to_timestamp(value) -> pd.Timestamp:
     >>> to_timestamp("2024-05-01")
     Timestamp('2024-05-01 00:00:00+0000', tz='UTC')
     """
-    stamp = pd.Timestamp(value)
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
     if stamp is pd.NaT:
-        raise ValueError(f"{value!r} is not a time")
+        raise ValueError(
+            f"{value!r} is not a time: give ISO 8601, such as 2024-05-01 or "
+            "2024-05-01T12:00:00Z (times without an offset are UTC)"
+        )
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.as_unit("ns")
 
@@ -97,6 +111,22 @@ def query_events(
         start, stop, event_types=event_types, where=where, measurement=measurement
     )
 
+    return read_frame(client, statement, tags_as=tags_as, chunk_size=chunk_size)
+
+
+def read_frame(
+    client: InfluxDB,
+    statement: str,
+    *,
+    tags_as: str = "string",
+    chunk_size: int = 20_000,
+    keep_sequence: bool = False,
+) -> pd.DataFrame:
+    """Run a ``SELECT`` of events and return its points as an events frame.
+
+    With ``keep_sequence`` the sequence tag that keeps tied events apart is
+    kept as a column, for the writer to see which numbers are taken.
+    """
     names: list[str] | None = None
     rows: list[list] = []
     for result in client._iter_results(statement, chunk_size=chunk_size):
@@ -104,7 +134,7 @@ def query_events(
             names = series["columns"]
             rows.extend(series["values"])
 
-    return _to_frame(names or ["time"], rows, tags_as)
+    return _to_frame(names or ["time"], rows, tags_as, keep_sequence)
 
 
 def build_query(
@@ -116,9 +146,11 @@ def build_query(
     measurement: str = MEASUREMENT,
 ) -> str:
     """The InfluxQL statement :func:`query_events` sends."""
-    low = _INT64.min + 2 if start is None else to_timestamp(start).value
-    high = _INT64.max - 1 if stop is None else to_timestamp(stop).value
-    conditions = [f"time >= {low}", f"time < {high}"]
+    low = MIN_TIME if start is None else to_timestamp(start).value
+    conditions = [f"time >= {low}"]
+    conditions.append(
+        f"time <= {MAX_TIME}" if stop is None else f"time < {to_timestamp(stop).value}"
+    )
 
     filters = dict(where or {})
     if event_types is not None:
@@ -146,13 +178,14 @@ def _typed(
         text = [v if v is None or isinstance(v, str) else _text(v) for v in raw]
         return pd.array(text, dtype=col.dtype)
 
-    # JSON has no float type (1.x sends 20.0 as 20), so numbers are checked, not trusted.
-    numbers = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce")
-    foreign = numbers.isna().to_numpy() & pd.notna(raw)
     if col.kind == "integer":
-        fractional = numbers.notna().to_numpy() & (numbers != np.floor(numbers)).to_numpy()
-        foreign |= fractional
-        numbers[fractional] = np.nan
+        numbers, foreign = _integers(raw)
+    else:
+        # JSON has no float type: 1.x sends 20.0 as 20, and 1e20 as an integer.
+        floats = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce")
+        foreign = floats.isna().to_numpy() & pd.notna(raw)
+        numbers = pd.array(floats.to_numpy(dtype="float64", na_value=np.nan), dtype=col.dtype)
+
     if foreign.any():
         first = int(np.flatnonzero(foreign)[0])
         warnings.warn(
@@ -162,14 +195,27 @@ def _typed(
             StoredTypeWarning,
             stacklevel=5,
         )
-    return pd.array(numbers.to_numpy(dtype="float64", na_value=np.nan), dtype=col.dtype)
+    return numbers
+
+
+def _integers(raw: np.ndarray) -> tuple[pd.api.extensions.ExtensionArray, np.ndarray]:
+    """Exact Int64 values of a JSON column, and where values were not integers."""
+    # Kept out of float64, which would round values beyond 2**53.
+    whole = [isinstance(v, int) and not isinstance(v, bool) for v in raw]
+    foreign = np.array(
+        [v is not None and not w for v, w in zip(raw, whole, strict=True)], dtype=bool
+    )
+    values = [v if w else None for v, w in zip(raw, whole, strict=True)]
+    return pd.array(values, dtype="Int64"), foreign
 
 
 def _text(value) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-def _to_frame(names: list[str], rows: list[list], tags_as: str) -> pd.DataFrame:
+def _to_frame(
+    names: list[str], rows: list[list], tags_as: str, keep_sequence: bool = False
+) -> pd.DataFrame:
     by_name = {name: i for i, name in enumerate(names)}
     values = np.array(rows, dtype=object).reshape(len(rows), len(names))
     times = pd.to_datetime(values[:, by_name["time"]].astype("int64"), unit="ns", utc=True)
@@ -181,9 +227,24 @@ def _to_frame(names: list[str], rows: list[list], tags_as: str) -> pd.DataFrame:
             continue
         data[col.name] = _typed(values[:, by_name[col.name]], col, times)
 
+    # A tag and a field of the same name (events written in both layouts) come back
+    # as "user_id" and "user_id_1": each point has one of the two.
+    for col in COLUMNS:
+        twin = f"{col.name}_1"
+        if twin in by_name and col.name in by_name:
+            other = _typed(values[:, by_name[twin]], col, times)
+            data[col.name] = pd.array(
+                pd.Series(data[col.name]).fillna(pd.Series(other)), dtype=col.dtype
+            )
+    twins = {f"{c.name}_1" for c in COLUMNS}
     for name in names:
-        if name not in data and name != "time" and name not in _INTERNAL:
+        if name not in data and name != "time" and name not in _INTERNAL and name not in twins:
             data[name] = values[:, by_name[name]]
+
+    if keep_sequence:
+        present = SEQUENCE_TAG in by_name
+        raw = values[:, by_name[SEQUENCE_TAG]] if present else [None] * len(rows)
+        data[SEQUENCE_TAG] = np.array([int(v) if v else 0 for v in raw], dtype="int64")
 
     frame = pd.DataFrame(data, index=pd.DatetimeIndex(times, name="time"))
     if tags_as == "category":

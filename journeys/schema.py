@@ -34,7 +34,9 @@ __all__ = [
     "COLUMNS",
     "EVENT_TYPES",
     "LAYOUTS",
+    "MAX_TIME",
     "MEASUREMENT",
+    "MIN_TIME",
     "NO_FIELDS_FIELD",
     "REQUIRED",
     "SEQUENCE_TAG",
@@ -46,6 +48,11 @@ __all__ = [
 ]
 
 MEASUREMENT = "events"
+
+#: The earliest and latest times InfluxDB stores, in nanoseconds since the epoch
+#: (1677-09-21T00:12:43.145224194Z and 2262-04-11T23:47:16.854775806Z).
+MIN_TIME = -9_223_372_036_854_775_806
+MAX_TIME = 9_223_372_036_854_775_806
 
 #: The columns a frame must have; every other column of the schema may be absent.
 REQUIRED = ("time", "event_type")

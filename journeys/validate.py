@@ -21,28 +21,31 @@ Strings
 
 from __future__ import annotations
 
+import datetime
 import logging
+import re
 import warnings
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 import pandas as pd
 
 from journeys.errors import SchemaError, TimeUnitWarning, ValidationError
 from journeys.lineprotocol import _tag_problems
-from journeys.schema import COLUMNS, LAYOUTS, REQUIRED, Column
+from journeys.schema import COLUMNS, MAX_TIME, MIN_TIME, REQUIRED, Column, Layout, get_layout
 
 __all__ = ["split_valid", "validate"]
 
 logger = logging.getLogger(__name__)
 
 _PROBLEM_COLUMNS = ["row", "column", "value", "reason"]
-_TAG_COLUMNS = frozenset(t for layout in LAYOUTS.values() for t in layout.tags)
 _EPOCH_UNITS = ("s", "ms", "us", "ns")
 
 
 def validate(
     frame: pd.DataFrame,
     *,
+    layout: str | Layout = "default",
     epoch_unit: str = "ns",
     extra_columns: str = "error",
 ) -> pd.DataFrame:
@@ -53,6 +56,9 @@ def validate(
     frame : pandas.DataFrame
         Events with a ``time`` column (or a DatetimeIndex) and an ``event_type``
         column; any other column of the schema may be present.
+    layout : {"default", "published"} or Layout
+        The layout the events will be stored in: its tag columns follow the
+        rules of tags (no line breaks, an empty value is a missing one).
     epoch_unit : {"ns", "us", "ms", "s"}
         The unit of numeric times.
     extra_columns : {"error", "drop"}
@@ -80,7 +86,9 @@ def validate(
     >>> jy.validate(raw)["purchase_value"].tolist()
     [20.0]
     """
-    valid, problems = split_valid(frame, epoch_unit=epoch_unit, extra_columns=extra_columns)
+    valid, problems = split_valid(
+        frame, layout=layout, epoch_unit=epoch_unit, extra_columns=extra_columns
+    )
     if len(problems):
         raise ValidationError(problems)
     return valid
@@ -89,6 +97,7 @@ def validate(
 def split_valid(
     frame: pd.DataFrame,
     *,
+    layout: str | Layout = "default",
     epoch_unit: str = "ns",
     extra_columns: str = "error",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -114,13 +123,14 @@ def split_valid(
     rows = pd.RangeIndex(len(frame))
     found: list[pd.DataFrame] = []
 
-    times, bad = _parse_times(frame["time"].set_axis(rows), epoch_unit)
+    nanos, bad = _parse_times(frame["time"].set_axis(rows), epoch_unit)
     found.append(bad)
+    tags = frozenset(get_layout(layout).tags)
 
     columns = {}
     for column in COLUMNS:
         if column.name in frame.columns:
-            values, bad = _coerce(frame[column.name].set_axis(rows), column)
+            values, bad = _coerce(frame[column.name].set_axis(rows), column, tags)
             found.append(bad)
         else:
             values = pd.Series(pd.NA, index=rows, dtype=column.dtype)
@@ -140,7 +150,7 @@ def split_valid(
     problems = pd.concat(found, ignore_index=True) if found else _problems_frame()
     problems = problems.sort_values(["row", "column"], kind="stable", ignore_index=True)
 
-    index = pd.DatetimeIndex(times, name="time")
+    index = pd.DatetimeIndex(pd.to_datetime(nanos, unit="ns", utc=True), name="time")
     result = pd.DataFrame(columns, index=rows).set_axis(index, axis=0)
     if len(problems):
         keep = ~rows.isin(problems["row"])
@@ -152,9 +162,15 @@ def split_valid(
 def _with_time_column(frame: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(f"expected a pandas DataFrame of events, got {type(frame).__name__}")
+    has_index = isinstance(frame.index, pd.DatetimeIndex) or frame.index.name == "time"
+    if "time" in frame.columns and has_index:
+        raise SchemaError(
+            "the frame has both a time column and a time index: drop one of them "
+            "(frame.reset_index(drop=True) or frame.drop(columns='time'))"
+        )
     if "time" in frame.columns:
         return frame
-    if isinstance(frame.index, pd.DatetimeIndex) or frame.index.name == "time":
+    if has_index:
         return frame.rename_axis("time").reset_index()
     return frame
 
@@ -172,7 +188,7 @@ def _check_columns(frame: pd.DataFrame, extra_columns: str) -> None:
     if unknown and extra_columns == "error":
         raise SchemaError(
             f"columns outside the events schema: {', '.join(unknown)}. Rename them to "
-            "schema columns, drop them, or pass extra_columns='drop'"
+            "schema columns, drop them, or pass extra_columns='drop' (--extra-columns drop)"
         )
 
 
@@ -195,192 +211,313 @@ def _problems(mask: pd.Series, values: pd.Series, column: str, reason) -> pd.Dat
     )
 
 
-def _parse_times(values: pd.Series, epoch_unit: str) -> tuple[pd.Series, pd.DataFrame]:
-    missing = values.isna()
-    bad = [_problems(missing, values, "time", "is missing; every event needs a time")]
+_FACTORS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+_NUMBER_TEXT = r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*"
+_OUTSIDE = "is outside the times InfluxDB can store (1677-09-21 to 2262-04-11)"
+_NOT_A_TIME = "is not an ISO 8601 time or an epoch number"
 
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        times = values if values.dt.tz is not None else values.dt.tz_localize("UTC")
-        times = times.dt.tz_convert("UTC")
-    elif pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
-        times = _from_epochs(values, epoch_unit)
+
+def _parse_times(values: pd.Series, epoch_unit: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """Nanoseconds since the epoch for every time, and the problems of those that fail.
+
+    Rows with a problem get 0, since they are dropped before anything is sent.
+    """
+    missing = values.isna().to_numpy()
+    nanos = np.zeros(len(values), dtype="int64")
+    reasons = np.where(missing, "is missing; every event needs a time", "").astype(object)
+    present = ~missing
+    dtype = values.dtype
+
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        _from_datetimes(values, present, nanos, reasons)
+    elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_complex_dtype(dtype):
+        reasons[present] = "is not a time"
+    elif pd.api.types.is_numeric_dtype(dtype):
+        _warn_if_not_nanoseconds(values, epoch_unit)
+        for i in np.flatnonzero(present):
+            nanos[i], reasons[i] = _epoch(values.iloc[i], epoch_unit)
     else:
-        times = _from_mixed(values, epoch_unit)
-        unparsed = times.isna() & ~missing
-        bad.append(
-            _problems(unparsed, values, "time", "is not an ISO 8601 time or an epoch number")
-        )
+        _from_objects(values, present, epoch_unit, nanos, reasons)
 
-    times = times.dt.as_unit("ns")
-    # A frame index cannot hold NaT for rows that will be dropped anyway: fill
-    # them with the epoch, since they never reach the server.
-    return times.fillna(pd.Timestamp(0, tz="UTC")), pd.concat(bad, ignore_index=True)
+    unfit = pd.Series(reasons != "", index=values.index)
+    problems = _problems(unfit, values, "time", pd.Series(reasons, index=values.index))
+    nanos[unfit.to_numpy()] = 0
+    return nanos, problems
 
 
-def _from_epochs(values: pd.Series, epoch_unit: str) -> pd.Series:
-    numbers = pd.to_numeric(values)
-    if epoch_unit == "ns" and numbers.notna().any():
-        largest = numbers.abs().max()
-        if 0 < largest < 1e16:
-            warnings.warn(
-                f"numeric times are read as nanoseconds since 1970 (the largest, {largest:g}, "
-                "lies in 1970); if they are seconds or milliseconds, pass epoch_unit='s' "
-                "or 'ms' (--epoch-unit on the command line)",
-                TimeUnitWarning,
-                stacklevel=4,
-            )
-    if pd.api.types.is_integer_dtype(numbers.dtype) and epoch_unit == "ns":
-        return pd.Series(
-            pd.to_datetime(
-                numbers.to_numpy(dtype="int64", na_value=np.iinfo("int64").min),
-                unit="ns",
-                utc=True,
-            ),
-            index=values.index,
-        )
-    return pd.to_datetime(numbers, unit=epoch_unit, utc=True)
+def _from_datetimes(values, present, nanos, reasons) -> None:
+    times = values if values.dt.tz is not None else values.dt.tz_localize("UTC")
+    times = times.dt.tz_convert("UTC")
+    factor = _FACTORS[times.dt.unit]
+    counts = times.array.asi8
+    limit_low, limit_high = MIN_TIME // factor, MAX_TIME // factor
+    inside = (counts >= limit_low) & (counts <= limit_high)
+    reasons[present & ~inside] = _OUTSIDE
+    usable = present & inside
+    nanos[usable] = counts[usable] * factor
 
 
-def _from_mixed(values: pd.Series, epoch_unit: str) -> pd.Series:
-    text = values.astype(object).where(values.notna(), None)
-    numeric = pd.to_numeric(text, errors="coerce")
-    is_number = numeric.notna()
-    times = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    if is_number.any():
-        times[is_number] = _from_epochs(numeric[is_number], epoch_unit).dt.as_unit("ns")
-    rest = ~is_number & values.notna()
-    if rest.any():
+def _from_objects(values, present, epoch_unit, nanos, reasons) -> None:
+    objects = values.to_numpy(dtype=object)
+    texts = np.array([isinstance(v, str) for v in objects], dtype=bool) & present
+    numeric = np.zeros(len(values), dtype=bool)
+    if texts.any():
+        numeric[texts] = pd.Series(objects[texts], dtype=object).str.fullmatch(_NUMBER_TEXT)
+
+    iso = texts & ~numeric
+    if iso.any():
         parsed = pd.to_datetime(
-            text[rest].astype(str), utc=True, format="ISO8601", errors="coerce"
+            pd.Series(objects[iso], dtype=object), utc=True, format="ISO8601", errors="coerce"
         )
-        times[rest] = parsed.dt.as_unit("ns")
-    return times
+        rows = np.flatnonzero(iso)
+        unparsed = parsed.isna().to_numpy()
+        reasons[rows[unparsed]] = _NOT_A_TIME
+        good = pd.Series(parsed[~unparsed].to_numpy(), dtype=parsed.dtype)
+        sub_nanos = np.zeros(len(good), dtype="int64")
+        sub_reasons = np.full(len(good), "", dtype=object)
+        _from_datetimes(good, np.ones(len(good), dtype=bool), sub_nanos, sub_reasons)
+        nanos[rows[~unparsed]] = sub_nanos
+        reasons[rows[~unparsed]] = sub_reasons
+
+    others = present & ~iso
+    if (numeric & present).any():
+        _warn_if_not_nanoseconds(pd.Series(objects[numeric], dtype=object), epoch_unit)
+    for i in np.flatnonzero(others):
+        nanos[i], reasons[i] = _epoch(objects[i], epoch_unit)
 
 
-def _coerce(values: pd.Series, column: Column) -> tuple[pd.Series, pd.DataFrame]:
+def _epoch(value, epoch_unit: str) -> tuple[int, str]:
+    """Nanoseconds for one time given as a number, numeric text or datetime object."""
+    factor = _FACTORS[epoch_unit]
+    if isinstance(value, bool | np.bool_):
+        return 0, "is not a time"
+    if isinstance(value, int | np.integer):
+        exact = int(value) * factor
+    elif isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            return 0, _NOT_A_TIME
+        exact = round(Decimal(repr(float(value))) * factor)
+    elif isinstance(value, str | Decimal):
+        try:
+            number = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            return 0, _NOT_A_TIME
+        if not number.is_finite():
+            return 0, _NOT_A_TIME
+        exact = round(number * factor)
+    elif isinstance(value, datetime.datetime | datetime.date | np.datetime64 | pd.Timestamp):
+        stamp = pd.Timestamp(value)
+        if stamp is pd.NaT:
+            return 0, "is missing; every event needs a time"
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        unit_factor = _FACTORS[stamp.unit]
+        exact = stamp.as_unit(stamp.unit).value * unit_factor
+    else:
+        return 0, _NOT_A_TIME
+    if not MIN_TIME <= exact <= MAX_TIME:
+        return 0, _OUTSIDE
+    return exact, ""
+
+
+def _warn_if_not_nanoseconds(values: pd.Series, epoch_unit: str) -> None:
+    if epoch_unit != "ns" or not len(values):
+        return
+    try:
+        largest = float(pd.to_numeric(values, errors="coerce").abs().max())
+    except (TypeError, ValueError, OverflowError):
+        return
+    if 0 < largest < 1e16:
+        warnings.warn(
+            f"numeric times are read as nanoseconds since 1970 (the largest, {largest:g}, "
+            "lies in 1970); if they are seconds or milliseconds, pass epoch_unit='s' "
+            "or 'ms' (--epoch-unit on the command line)",
+            TimeUnitWarning,
+            stacklevel=5,
+        )
+
+
+def _coerce(values: pd.Series, column: Column, tags: frozenset) -> tuple[pd.Series, pd.DataFrame]:
     if column.kind == "string":
-        return _coerce_strings(values, column)
+        return _coerce_strings(values, column, column.name in tags)
     return _coerce_numbers(values, column)
 
 
-def _coerce_strings(values: pd.Series, column: Column) -> tuple[pd.Series, pd.DataFrame]:
+def _coerce_strings(
+    values: pd.Series, column: Column, is_tag: bool
+) -> tuple[pd.Series, pd.DataFrame]:
     bad = []
-    if isinstance(values.dtype, pd.StringDtype):
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        # Arrow strings are valid UTF-8 by construction: nothing to check or convert.
         text = values.astype(column.dtype)
     else:
-        # Built as object arrays by hand: pandas would infer a string dtype, and
-        # pyarrow refuses the lone surrogates this step is there to find.
+        # Element by element into an object array: pandas would infer a string
+        # dtype, and pyarrow refuses the lone surrogates this step is there to find.
         present = values.notna().to_numpy()
-        raw = values.to_numpy(dtype=object)
-        objects = pd.Series(
-            np.array(
-                [_as_text(v) if p else None for v, p in zip(raw, present, strict=True)],
-                dtype=object,
-            ),
-            index=values.index,
+        converted = [_as_text(v) if p else ("", "") for v, p in zip(values, present, strict=True)]
+        reasons = pd.Series([r for _, r in converted], index=values.index, dtype=object)
+        unfit = reasons != ""
+        if unfit.any():
+            bad.append(_problems(unfit, values, column.name, reasons))
+        objects = np.array(
+            [t if p and not r else None for (t, r), p in zip(converted, present, strict=True)],
             dtype=object,
         )
-        surrogate = pd.Series(
-            [p and _has_surrogate(v) for v, p in zip(objects, present, strict=True)],
-            index=values.index,
-            dtype=bool,
-        )
-        if surrogate.any():
-            bad.append(
-                _problems(
-                    surrogate, values, column.name, "is not valid Unicode text (a lone surrogate)"
-                )
-            )
-            objects = objects.where(~surrogate, None)
-        text = objects.astype(column.dtype)
+        text = pd.Series(objects, index=values.index, dtype=object).astype(column.dtype)
 
-    if column.name in _TAG_COLUMNS:
+    if is_tag:
         text = text.mask(text == "", pd.NA)
         reasons = _tag_problems(text)
         unfit = reasons != ""
         if unfit.any():
             bad.append(_problems(unfit, values, column.name, reasons))
+            text = text.mask(unfit)
     return text, pd.concat(bad, ignore_index=True) if bad else _problems_frame()
 
 
-def _as_text(value) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _has_surrogate(value: str) -> bool:
+def _as_text(value) -> tuple[str, str]:
+    """The text a string column holds for ``value``, and why it cannot, if it cannot."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return "", "is bytes that are not UTF-8 text"
+    elif isinstance(value, bool | np.bool_):
+        return "", "is a boolean, not text"
+    elif isinstance(value, float | np.floating):
+        # Only floats that are exact integers stand for an id read as a number.
+        if value.is_integer() and abs(value) < 2**53:
+            return str(int(value)), ""
+        return "", "is a number with a fraction or beyond 2**53, not an id; store it as text"
+    elif not isinstance(value, str):
+        value = str(value)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return True
-    return False
+        return "", "is not valid Unicode text (a lone surrogate)"
+    return value, ""
 
 
 def _coerce_numbers(values: pd.Series, column: Column) -> tuple[pd.Series, pd.DataFrame]:
-    bad = []
-    present = values.notna()
-
+    present = values.notna().to_numpy()
     if pd.api.types.is_bool_dtype(values.dtype):
-        return (
-            pd.Series(pd.NA, index=values.index, dtype=column.dtype),
-            _problems(present, values, column.name, "is a boolean, not a number"),
-        )
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        numbers = values
+        reasons = np.where(present, "is a boolean, not a number", "")
+        numbers = np.full(len(values), None, dtype=object)
+    elif pd.api.types.is_complex_dtype(values.dtype):
+        reasons = np.where(present, "is not a number", "")
+        numbers = np.full(len(values), None, dtype=object)
+    elif pd.api.types.is_integer_dtype(values.dtype):
+        numbers, reasons = _from_integers(values, column, present)
+    elif pd.api.types.is_float_dtype(values.dtype):
+        numbers, reasons = _from_floats(values.to_numpy("float64", na_value=np.nan), column)
     else:
-        objects = values.astype(object)
-        is_bool = objects.map(lambda v: isinstance(v, bool | np.bool_))
-        numbers = pd.to_numeric(objects.where(~is_bool, None), errors="coerce")
-        if is_bool.any():
-            bad.append(_problems(is_bool, values, column.name, "is a boolean, not a number"))
-        unparsed = numbers.isna() & present & ~is_bool
-        if unparsed.any():
-            bad.append(_problems(unparsed, values, column.name, "is not a number"))
+        parsed = [
+            _parse_number(v, column.kind) if p else (None, "")
+            for v, p in zip(values, present, strict=True)
+        ]
+        numbers = np.array([v for v, _ in parsed], dtype=object)
+        reasons = np.array([r for _, r in parsed], dtype=object)
 
-    floats = numbers.astype("float64") if not pd.api.types.is_integer_dtype(numbers) else None
-    if floats is not None:
-        infinite = np.isinf(floats)
-        if infinite.any():
-            bad.append(
-                _problems(
-                    infinite, values, column.name, "is infinite, which InfluxDB cannot store"
-                )
-            )
-            numbers = numbers.where(~infinite)
-            floats = floats.where(~infinite)
-
-    if column.kind == "integer":
-        if floats is not None:
-            fractional = floats.notna() & (floats != np.floor(floats))
-            too_big = floats.abs() >= 2.0**63
-            if fractional.any():
-                bad.append(_problems(fractional, values, column.name, "is not a whole number"))
-            if too_big.any():
-                bad.append(
-                    _problems(too_big, values, column.name, "does not fit a 64-bit integer")
-                )
-            numbers = floats.where(~(fractional | too_big))
-        result = numbers.astype(column.dtype)
+    reasons = np.asarray(reasons, dtype=object)
+    usable = reasons == ""
+    if numbers.dtype == np.float64:
+        array = pd.array(np.where(usable, numbers, np.nan), dtype=column.dtype)
     else:
-        result = numbers.astype(column.dtype)
+        array = pd.array(np.where(usable, numbers, None).tolist(), dtype=column.dtype)
+    result = pd.Series(array, index=values.index)
 
-    out_of_range = pd.Series(False, index=values.index)
-    if column.minimum is not None:
-        out_of_range |= (result < column.minimum).fillna(False).astype(bool)
-    if column.maximum is not None:
-        out_of_range |= (result > column.maximum).fillna(False).astype(bool)
-    if out_of_range.any():
-        bad.append(
-            _problems(
-                out_of_range, values, column.name, f"is outside the range {_range_text(column)}"
-            )
-        )
-        result = result.mask(out_of_range)
+    low, high = column.minimum, column.maximum
+    outside = np.zeros(len(values), dtype=bool)
+    if low is not None:
+        outside |= (result < low).to_numpy(dtype=bool, na_value=False)
+    if high is not None:
+        outside |= (result > high).to_numpy(dtype=bool, na_value=False)
+    reasons = np.where(outside, f"is outside the range {_range_text(column)}", reasons)
+    result = result.mask(outside)
 
-    return result, pd.concat(bad, ignore_index=True) if bad else _problems_frame()
+    unfit = pd.Series(reasons != "", index=values.index)
+    problems = (
+        _problems(unfit, values, column.name, pd.Series(reasons, index=values.index))
+        if unfit.any()
+        else _problems_frame()
+    )
+    return result, problems
+
+
+def _from_integers(values: pd.Series, column: Column, present: np.ndarray):
+    if values.dtype.kind == "u" or str(values.dtype).startswith("UInt"):
+        big = (values > np.iinfo("int64").max).to_numpy(dtype=bool, na_value=False)
+        ints = values.where(~big, 0).to_numpy("int64", na_value=0)
+        reasons = np.where(big, "does not fit a 64-bit integer", "").astype(object)
+    else:
+        ints = values.to_numpy("int64", na_value=0)
+        reasons = np.full(len(values), "", dtype=object)
+
+    if column.kind == "float":
+        lossy = present & (ints.astype("float64").astype("int64") != ints)
+        reasons = np.where(lossy, "has more digits than a float holds", reasons)
+        numbers = np.where(present, ints.astype("float64"), np.nan)
+        return numbers, reasons
+    return np.array(
+        [int(v) if p else None for v, p in zip(ints, present, strict=True)], dtype=object
+    ), reasons
+
+
+def _from_floats(floats: np.ndarray, column: Column):
+    reasons = np.where(np.isinf(floats), "is infinite, which InfluxDB cannot store", "")
+    reasons = reasons.astype(object)
+    if column.kind == "float":
+        return np.where(np.isinf(floats), np.nan, floats), reasons
+
+    finite = np.isfinite(floats)
+    fractional = finite & (floats != np.floor(np.where(finite, floats, 0)))
+    too_big = finite & (np.abs(np.where(finite, floats, 0)) >= 2.0**63)
+    reasons = np.where(fractional, "is not a whole number", reasons)
+    reasons = np.where(too_big, "does not fit a 64-bit integer", reasons)
+    usable = finite & ~fractional & ~too_big
+    return np.array(
+        [int(v) if u else None for v, u in zip(floats, usable, strict=True)], dtype=object
+    ), reasons
+
+
+_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def _parse_number(value, kind: str) -> tuple[object, str]:
+    """One value of an object column as a number of ``kind``, or the reason it is not."""
+    if isinstance(value, bool | np.bool_):
+        return None, "is a boolean, not a number"
+    if isinstance(value, int | np.integer):
+        exact = Decimal(int(value))
+    elif isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return None, ""
+        if np.isinf(value):
+            return None, "is infinite, which InfluxDB cannot store"
+        exact = Decimal(repr(float(value)))
+    elif isinstance(value, Decimal | str):
+        try:
+            exact = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            return None, "is not a number"
+        if exact.is_nan():
+            return None, "is not a number"
+        if exact.is_infinite():
+            return None, "is infinite, which InfluxDB cannot store"
+    else:
+        return None, "is not a number"
+
+    if kind == "integer":
+        if exact != exact.to_integral_value():
+            return None, "is not a whole number"
+        whole = int(exact)
+        if not -(2**63) <= whole < 2**63:
+            return None, "does not fit a 64-bit integer"
+        return whole, ""
+
+    number = float(exact)
+    if Decimal(repr(number)) != exact:
+        return None, "has more digits than a float holds"
+    return number, ""
 
 
 def _range_text(column: Column) -> str:

@@ -20,6 +20,7 @@ by a sequence tag numbered the same way each time (see
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -33,11 +34,24 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from journeys.client import _error_text
+from journeys.client import _error_text, quote_identifier
 from journeys.config import spool_dir
-from journeys.errors import CardinalityWarning, ServerError, SkippedRowsWarning, WriteError
-from journeys.lineprotocol import sequence_numbers, to_lines
-from journeys.schema import LAYOUTS, Layout, get_layout
+from journeys.errors import (
+    CardinalityWarning,
+    SchemaError,
+    ServerError,
+    SkippedRowsWarning,
+    StoredTypeWarning,
+    WriteError,
+)
+from journeys.lineprotocol import (
+    _tag_problems,
+    compose,
+    field_sets,
+    sequence_numbers,
+    series_keys,
+)
+from journeys.schema import LAYOUTS, SEQUENCE_TAG, Layout, get_layout
 from journeys.validate import _problems_frame, split_valid, validate
 
 if TYPE_CHECKING:
@@ -50,8 +64,7 @@ logger = logging.getLogger(__name__)
 #: Above this many series, a write warns even in the default layout.
 SERIES_WARNING_THRESHOLD = 100_000
 
-_TYPE_CONFLICT = re.compile(r'field type conflict: input field "((?:[^"\\]|\\.)*)"')
-_UNPARSABLE = re.compile(r"unable to parse '((?:[^'\\]|\\.)*)'")
+_DROPPED = re.compile(r"dropped=(\d+)")
 
 
 @dataclass
@@ -104,13 +117,20 @@ class WriteReport:
             f"spooled         {self.spooled:>10,}",
             f"batches         {self.batches:>10,}",
             f"bytes           {self.bytes:>10,}",
-            f"series          {self.series:>10,}",
             f"seconds         {self.seconds:>10.2f}  ({rate:,.0f} events/s)",
         ]
+        if self.series:
+            lines.insert(6, f"series          {self.series:>10,}")
         if self.spool is not None:
             lines.append(f"spool file      {self.spool}")
         for reason, count in self.rejected.groupby("reason").size().items():
             lines.append(f"rejected: {count:,} × {reason}")
+        for problem in self.rejected.head(10).itertuples():
+            where = f", column {problem.column}" if problem.column else ""
+            value = f": {problem.value!r}" if problem.column else ""
+            lines.append(f"  row {problem.row}{where}{value} {problem.reason}")
+        if len(self.rejected) > 10:
+            lines.append(f"  and {len(self.rejected) - 10:,} more")
         return "\n".join(lines)
 
 
@@ -124,13 +144,15 @@ def estimate_series(frame: pd.DataFrame, layout: str | Layout = "default") -> in
     layout : str or Layout
         The layout it would be written in.
     """
-    layout = get_layout(layout)
-    tags = [t for t in layout.tags if t in frame.columns]
     if not len(frame):
         return 0
-    keys = frame[tags].copy()
-    keys["_seq"] = sequence_numbers(frame, layout.tags)
-    return len(keys.drop_duplicates())
+    keys, fields = series_keys(frame, layout), field_sets(frame, layout)
+    sequence = sequence_numbers(keys, frame.index.asi8, fields)
+    return _count_series(keys, sequence)
+
+
+def _count_series(keys: np.ndarray, sequence: np.ndarray) -> int:
+    return len(pd.DataFrame({"key": keys, "seq": sequence}).drop_duplicates())
 
 
 def write_events(
@@ -140,9 +162,11 @@ def write_events(
     layout: str | Layout = "default",
     on_invalid: str = "raise",
     epoch_unit: str = "ns",
+    extra_columns: str = "error",
     batch_size: int = 5_000,
     batch_bytes: int = 5_000_000,
     progress: bool | None = None,
+    check_stored: bool = True,
 ) -> WriteReport:
     """Write an events frame; return what happened.
 
@@ -160,10 +184,19 @@ def write_events(
         and list the others in the report's ``rejected`` frame.
     epoch_unit : {"ns", "us", "ms", "s"}
         The unit of numeric times.
+    extra_columns : {"error", "drop"}
+        What to do with columns outside the schema.
     batch_size, batch_bytes : int
         The most rows and bytes in one request.
     progress : bool, optional
         Show a progress bar; by default only on an interactive terminal.
+    check_stored : bool
+        Before writing, read the points already stored at the frame's times,
+        so that an event tied with a stored one (same tags, same nanosecond)
+        is numbered apart instead of overwriting it, and an event stored
+        before is recognised and replaced by itself. Also refuses to mix
+        layouts in one database. Turn it off only for a database that is
+        written by this frame alone.
 
     Returns
     -------
@@ -178,16 +211,21 @@ def write_events(
         ``on_invalid="raise"``), or undeliverable, in which case they were
         spooled and the error says where.
     """
+    if batch_size < 1 or batch_bytes < 1:
+        raise ValueError("batch_size and batch_bytes must be at least 1")
     if on_invalid not in ("raise", "skip"):
         raise ValueError(f"on_invalid must be 'raise' or 'skip', not {on_invalid!r}")
     layout = get_layout(layout)
     started = time.perf_counter()
 
     if on_invalid == "raise":
-        valid, problems = validate(frame, epoch_unit=epoch_unit), _problems_frame()
+        valid = validate(frame, layout=layout, epoch_unit=epoch_unit, extra_columns=extra_columns)
+        problems = _problems_frame()
         positions = np.arange(len(valid))
     else:
-        valid, problems = split_valid(frame, epoch_unit=epoch_unit)
+        valid, problems = split_valid(
+            frame, layout=layout, epoch_unit=epoch_unit, extra_columns=extra_columns
+        )
         positions = np.flatnonzero(~np.isin(np.arange(len(frame)), problems["row"]))
         if len(problems):
             warnings.warn(
@@ -197,14 +235,26 @@ def write_events(
                 stacklevel=3,
             )
 
-    series = estimate_series(valid, layout)
+    keys, fields, times = series_keys(valid, layout), field_sets(valid, layout), valid.index.asi8
+    sequence = sequence_numbers(keys, times, fields)
+    series = _count_series(keys, sequence)
     _warn_cardinality(valid, layout, series)
+    if check_stored and len(valid):
+        try:
+            _check_layout(client, layout)
+            sequence = _number_against_stored(client, layout, keys, times, fields, sequence)
+        except ServerError as exc:
+            if exc.status is not None:
+                raise
+            # Unreachable: the batches will be spooled below, numbered within the frame.
+            # Limitation: replaying such a spool can overwrite a stored event tied with
+            # one of its own; spooling the frame instead of its lines would fix that.
+            logger.warning("could not read the stored points before writing: %s", exc)
 
     report = _send(
         client,
-        to_lines(valid, layout),
+        compose(keys, sequence, fields, times),
         positions,
-        valid,
         batch_size=batch_size,
         batch_bytes=batch_bytes,
         progress=progress,
@@ -239,7 +289,6 @@ def write_lines(
         client,
         kept,
         np.arange(len(kept)),
-        None,
         batch_size=batch_size,
         batch_bytes=batch_bytes,
         progress=progress,
@@ -248,6 +297,121 @@ def write_lines(
     report.seconds = time.perf_counter() - started
     _raise_for_losses(report, "raise")
     return report
+
+
+def _check_layout(client: InfluxDB, layout: Layout) -> None:
+    """Refuse to write a layout into a measurement that holds the other one."""
+    statement = f"SHOW TAG KEYS FROM {quote_identifier(layout.measurement)}"
+    try:
+        results = client.influxql(statement)
+    except ServerError as exc:
+        if "database not found" in exc.message:
+            return
+        raise
+    stored = {row[0] for s in results[0].get("series", []) for row in s["values"]}
+    if not stored:
+        return
+
+    clashing = [c for c in ("user_id", "content_id") if (c in layout.tags) != (c in stored)]
+    if clashing:
+        other = "published" if "user_id" in stored or "content_id" in stored else "default"
+        kind = "tags" if other == "published" else "fields"
+        raise SchemaError(
+            f"database {client.database} already holds events in the {other!r} layout "
+            f"({', '.join(clashing)} as {kind}): write with layout={other!r} "
+            f"(--layout {other}), or into another database. "
+            "Mixing the layouts would keep a second copy of every event written again"
+        )
+
+
+def _number_against_stored(
+    client: InfluxDB,
+    layout: Layout,
+    keys: np.ndarray,
+    times: np.ndarray,
+    fields: np.ndarray,
+    sequence: np.ndarray,
+) -> np.ndarray:
+    """Sequence numbers that neither overwrite a stored event nor store one twice.
+
+    An event whose series key and time match a stored point with the same
+    fields is that point: it keeps its number. Any other event tied with
+    stored points takes the lowest number that none of them uses.
+    """
+    stored = _stored_points(client, layout, times)
+    if not len(stored):
+        return sequence
+
+    new = pd.DataFrame({"key": keys, "time": times, "fields": fields, "seq": sequence})
+    taken = stored.groupby(["key", "time"])
+    tied = new.reset_index(names="row").merge(
+        stored[["key", "time"]].drop_duplicates(), on=["key", "time"]
+    )
+    if not len(tied):
+        return sequence
+
+    numbered = sequence.copy()
+    for (key, time_), group in tied.sort_values("seq").groupby(["key", "time"], sort=False):
+        points = taken.get_group((key, time_))
+        used = set(points["seq"])
+        same: dict[str, list[int]] = {}
+        for seq, text in zip(points["seq"], points["fields"], strict=True):
+            same.setdefault(text, []).append(int(seq))
+        free = (n for n in itertools.count() if n not in used)
+        for row, text in zip(group["row"], group["fields"], strict=True):
+            numbered[row] = same[text].pop(0) if same.get(text) else next(free)
+    logger.info("%d events share a series and time with stored points", len(tied))
+    return numbered
+
+
+def _stored_points(client: InfluxDB, layout: Layout, times: np.ndarray) -> pd.DataFrame:
+    """Key, time, sequence number and field text of the points stored at ``times``."""
+    from journeys.query import read_frame
+
+    frames = []
+    for low, high in _time_ranges(times):
+        statement = (
+            f"SELECT * FROM {quote_identifier(layout.measurement)} "
+            f"WHERE time >= {low} AND time <= {high}"
+        )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", StoredTypeWarning)
+                frames.append(read_frame(client, statement, keep_sequence=True))
+        except ServerError as exc:
+            if "database not found" in exc.message:
+                return pd.DataFrame(columns=["key", "time", "seq", "fields"])
+            raise
+    stored = pd.concat(frames) if frames else pd.DataFrame()
+    if not len(stored):
+        return pd.DataFrame(columns=["key", "time", "seq", "fields"])
+
+    # A stored tag this writer would refuse can never equal one of its own tags.
+    fit = np.ones(len(stored), dtype=bool)
+    for tag in layout.tags:
+        fit &= (_tag_problems(stored[tag]) == "").to_numpy()
+    stored = stored[fit]
+    return pd.DataFrame(
+        {
+            "key": series_keys(stored, layout),
+            "time": stored.index.asi8,
+            "seq": stored[SEQUENCE_TAG].to_numpy(),
+            "fields": field_sets(stored, layout),
+        }
+    )
+
+
+def _time_ranges(times: np.ndarray, most: int = 50) -> list[tuple[int, int]]:
+    """At most ``most`` closed ranges covering ``times``, split at the widest gaps."""
+    unique = np.unique(times)
+    if len(unique) <= 1:
+        return [(int(unique[0]), int(unique[0]))] if len(unique) else []
+    gaps = np.diff(unique)
+    cuts = np.sort(np.argsort(gaps)[::-1][: most - 1])
+    cuts = cuts[gaps[cuts] > 0]
+    starts = np.concatenate([[0], cuts + 1])
+    stops = np.concatenate([cuts, [len(unique) - 1]])
+    return [(int(unique[a]), int(unique[b])) for a, b in zip(starts, stops, strict=True)]
 
 
 def _warn_cardinality(frame: pd.DataFrame, layout: Layout, series: int) -> None:
@@ -261,7 +425,8 @@ def _warn_cardinality(frame: pd.DataFrame, layout: Layout, series: int) -> None:
         f"the {layout.name!r} layout stores {tags} as tags: these {len(frame):,} events "
         f"create about {series:,} series ({series / max(len(frame), 1):.0%} of the events), "
         f"against {default:,} in the default layout. Each series costs the server memory "
-        "and slows writes and queries; use layout='default' unless you need those tags",
+        "and slows writes and queries; use layout='default' (--layout default) unless you "
+        "need those tags",
         CardinalityWarning,
         stacklevel=4,
     )
@@ -283,62 +448,105 @@ def _batches(lines: list[str], batch_size: int, batch_bytes: int) -> list[tuple[
     return bounds
 
 
+class _UndeliverableError(Exception):
+    """A request got no usable answer even after the retries."""
+
+    def __init__(self, failure: ServerError):
+        self.failure = failure
+
+
 def _send(
     client: InfluxDB,
     lines: list[str],
     positions: np.ndarray,
-    frame: pd.DataFrame | None,
     *,
     batch_size: int,
     batch_bytes: int,
     progress: bool | None,
 ) -> WriteReport:
     report = WriteReport()
-    rejected = []
-    created = False
+    refused: list[tuple[int, str]] = []
     bar = _progress_bar(len(lines), progress, unit="events", desc="writing", leave=False)
 
     batches = _batches(lines, batch_size, batch_bytes)
     for number, (start, stop) in enumerate(batches):
-        body = ("\n".join(lines[start:stop]) + "\n").encode("utf-8")
-        answer, failure = _post(client, body)
-        if _database_missing(answer) and not created:
-            client.create_database()
-            created = True
-            answer, failure = _post(client, body)
-        report.batches += 1
-        report.bytes += len(body)
-
-        if failure is None and answer.status_code == 204:
-            report.written += stop - start
-        elif failure is None and answer.status_code == 400:
-            lost = _rows_refused(answer, lines, start, stop, frame)
-            report.written += stop - start - len(lost)
-            rejected.append(_server_problems(lost, positions, _error_text(answer)))
-        else:
+        try:
+            lost = _deliver(client, lines, start, stop, report)
+        except _UndeliverableError as exc:
             remaining = batches[number:]
             report.spool = _spool(client, lines, remaining)
             report.spooled = sum(b - a for a, b in remaining)
-            report.failure = failure or ServerError(
-                "the write was refused", status=answer.status_code, detail=_error_text(answer)
-            )
             report.unwritten = [int(positions[i]) for a, b in remaining for i in range(a, b)]
+            report.failure = exc.failure
             break
 
+        refused.extend(lost)
+        report.written += stop - start - len(lost)
         logger.info(
-            "batch %d of %d: %d lines, %d bytes, status %s",
+            "batch %d of %d: %d lines written, %d refused",
             number + 1,
             len(batches),
-            stop - start,
-            len(body),
-            answer.status_code,
+            stop - start - len(lost),
+            len(lost),
         )
         bar.update(stop - start)
 
     bar.close()
-    if rejected:
-        report.rejected = pd.concat(rejected, ignore_index=True)
+    if refused:
+        report.rejected = pd.DataFrame(
+            {
+                "row": [int(positions[i]) for i, _ in refused],
+                "column": None,
+                "value": None,
+                "reason": [f"refused by the server: {reason}" for _, reason in refused],
+            }
+        )
     return report
+
+
+def _deliver(
+    client: InfluxDB, lines: list[str], start: int, stop: int, report: WriteReport
+) -> list[tuple[int, str]]:
+    """Send ``lines[start:stop]``; return the (line, reason) pairs the server refused.
+
+    When the server refuses part of a request (a type conflict, a line it cannot
+    parse, a body too large) it does not say reliably which lines, so the
+    request is split in halves and each half sent again, down to single lines
+    where needed. Sending a line twice is harmless: the second write of a point
+    replaces it with itself.
+    """
+    body = ("\n".join(lines[start:stop]) + "\n").encode("utf-8")
+    logger.debug("posting lines %d to %d: %.500s", start, stop, body.decode("utf-8"))
+    answer, failure = _post(client, body)
+    if _database_missing(answer):
+        client.create_database()
+        answer, failure = _post(client, body)
+    report.batches += 1
+    report.bytes += len(body)
+
+    if failure is not None:
+        raise _UndeliverableError(failure)
+    if answer.status_code == 204:
+        return []
+    if answer.status_code not in (400, 413):
+        raise _UndeliverableError(
+            ServerError(
+                "the write was refused", status=answer.status_code, detail=_error_text(answer)
+            )
+        )
+
+    reason = (
+        _error_text(answer)
+        if answer.status_code == 400
+        else "the line is larger than the server accepts"
+    )
+    dropped = _DROPPED.search(reason)
+    if stop - start == 1 or (dropped and int(dropped.group(1)) == stop - start):
+        return [(i, reason) for i in range(start, stop)]
+    middle = (start + stop) // 2
+    return _deliver(client, lines, start, middle, report) + _deliver(
+        client, lines, middle, stop, report
+    )
 
 
 def _progress_bar(total: int, progress: bool | None, **options):
@@ -371,41 +579,12 @@ def _database_missing(answer) -> bool:
     return answer is not None and answer.status_code == 404 and "database not found" in answer.text
 
 
-def _rows_refused(answer, lines, start, stop, frame) -> list[int]:
-    """The line indexes of a batch that a 400 answer says were not stored."""
-    message = _error_text(answer)
-
-    conflict = _TYPE_CONFLICT.search(message)
-    if conflict and frame is not None:
-        name = conflict.group(1)
-        if name in frame.columns:
-            present = frame[name].iloc[start:stop].notna().to_numpy()
-            return [start + i for i in np.flatnonzero(present)]
-
-    unparsable = set(_UNPARSABLE.findall(message))
-    if unparsable:
-        return [i for i in range(start, stop) if lines[i] in unparsable]
-
-    return list(range(start, stop))
-
-
-def _server_problems(lost: list[int], positions: np.ndarray, message: str) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "row": [int(positions[i]) for i in lost],
-            "column": None,
-            "value": None,
-            "reason": f"refused by the server: {message}",
-        }
-    )
-
-
 def _spool(client: InfluxDB, lines: list[str], ranges: list[tuple[int, int]]) -> Path:
     folder = spool_dir()
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = folder / f"{client.database}-{stamp}-{os.getpid()}-{time.monotonic_ns()}.lp"
-    with path.open("w", encoding="utf-8") as spool:
+    with path.open("w", encoding="utf-8", newline="") as spool:
         spool.write(f"# journeys spool: database={client.database} precision=ns\n")
         for start, stop in ranges:
             spool.write("\n".join(lines[start:stop]) + "\n")

@@ -144,3 +144,52 @@ def test_demo_against_a_given_server(db, tmp_path):
         "scroll_depth.png",
     ]
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args", [["--event-type", "nosuch"], ["--start", "2030-01-01"]])
+def test_a_query_without_results_prints_the_header(db, args):
+    db.write(jy.generate(users=5, days=1, seed=1))
+
+    result = run("query", "--url", db.url, "--database", db.database, *args)
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == ",".join(["time", *(c.name for c in jy.COLUMNS)])
+
+
+def test_generate_with_no_users_writes_an_empty_file(tmp_path):
+    result = run("generate", str(tmp_path / "none.csv"), "--users", "0")
+
+    assert result.exit_code == 0, result.output
+    assert len(jy.read_events(tmp_path / "none.csv")) == 0
+
+
+def test_the_skip_report_names_rows_and_columns(db, tmp_path):
+    source = tmp_path / "bad.csv"
+    source.write_text("time,event_type,purchase_value\n2023-05-17T00:00:00Z,transaction,abc\n")
+
+    result = run("write", str(source), "--url", db.url, "-d", db.database, "--on-invalid", "skip")
+
+    assert "row 0, column purchase_value: 'abc' is not a number" in result.output
+
+
+def test_options_that_do_not_apply_to_line_protocol_are_refused(tmp_path):
+    spool = tmp_path / "spool.lp"
+    spool.write_text("events,event_type=x f=1 1\n")
+
+    result = CliRunner().invoke(main, ["write", str(spool), "--layout", "published"])
+
+    assert result.exit_code == 2
+    assert "--layout does not apply to a .lp file" in result.output
+
+
+def test_an_address_without_a_scheme_means_http(db):
+    bare = db.url.removeprefix("http://")
+
+    assert jy.connect(bare).ping().startswith("1.")
+
+
+def test_a_time_that_is_not_a_time_is_a_one_line_error(db):
+    result = run("query", "--url", db.url, "--start", "yesterday")
+
+    assert result.exit_code == 1
+    assert "'yesterday' is not a time: give ISO 8601" in result.output

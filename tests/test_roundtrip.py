@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import warnings
 
 import pandas as pd
@@ -355,3 +356,148 @@ def _no_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", jy.JourneysWarning)
         yield
+
+
+def test_events_tied_across_writes_both_land_and_rewrites_store_nothing_twice(db):
+    alice = events(event_type=["transaction"], user_id=["alice"], purchase_value=[9.99])
+    bob = events(event_type=["transaction"], user_id=["bob"], rental_duration=[48])
+
+    db.write(alice)
+    db.write(bob)
+    db.write(alice)  # the same event again is recognised, not added
+    back = db.query().sort_values("user_id")
+
+    assert back["user_id"].tolist() == ["alice", "bob"]
+    assert back["purchase_value"].isna().tolist() == [False, True]
+    assert back["purchase_value"].iloc[0] == 9.99
+    assert back["rental_duration"].isna().tolist() == [True, False]
+    assert count(db) == 2
+
+
+def test_writing_back_what_was_read_changes_nothing(db):
+    tied = events(
+        time=[T0] * 4,
+        user_id=["d", "c", "b", "a"],
+        purchase_value=[4.0, 3.0, 2.0, 1.0],
+        device_type=["tv"] * 4,
+    )
+    db.write(tied)
+    first = db.query()
+
+    db.write(first.iloc[::-1])
+    db.write(first.sample(frac=1, random_state=3))
+
+    same_events(db.query(), first)
+    assert count(db) == 4
+
+
+def test_mixing_layouts_in_one_database_is_refused(db):
+    db.write(events(user_id=["u"]))
+
+    refused = pytest.raises(jy.SchemaError, match="already holds events in the 'default'")
+    with refused, pytest.warns(jy.CardinalityWarning):
+        db.write(events(user_id=["v"]), layout="published")
+    assert count(db) == 1
+
+
+def test_the_published_layout_reads_back_the_same_frame(db):
+    frame = jy.generate(users=15, days=2, seed=8)
+
+    with pytest.warns(jy.CardinalityWarning):
+        db.write(frame, layout="published")
+    with pytest.warns(jy.CardinalityWarning):
+        db.write(frame, layout="published")
+
+    same_events(db.query(), jy.validate(frame))
+
+
+def test_conflicts_on_several_fields_and_shards_name_exactly_the_refused_rows(db):
+    may, june = pd.Timestamp("2024-05-01T00:00:00Z"), pd.Timestamp("2024-06-20T00:00:00Z")
+    db.write_lines([f"events,event_type=x purchase_value=1i,page_url=2.5 {may.value}"])
+    frame = events(
+        time=[may + pd.Timedelta(seconds=1), may + pd.Timedelta(seconds=2), june, may],
+        purchase_value=[1.5, None, 2.5, None],
+        page_url=[None, "text", "text", None],
+        user_id=["a", "b", "c", "d"],
+    )
+
+    with pytest.raises(jy.WriteError) as caught:
+        db.write(frame)
+
+    assert caught.value.rows == [0, 1]
+    assert caught.value.report.written == 2
+    assert sorted(db.query(may + pd.Timedelta(1, "ns"))["user_id"]) == ["c"]
+    assert stored(db, "SELECT count(user_id) FROM events")[0]["count"] == 2
+
+
+def test_a_refused_line_with_an_apostrophe_is_reported(db):
+    db.write_lines([f"events,event_type=x page_url=1i {T0.value}"])
+    frame = events(page_url=["it's", "fine"], time=[T0 + pd.Timedelta(1, "s"), T0])
+
+    with pytest.raises(jy.WriteError, match=r"rows 0, 1"):
+        db.write(frame)
+
+
+def test_a_line_larger_than_the_server_accepts_is_refused_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("JOURNEYS_SPOOL_DIR", str(tmp_path))
+    with jy.LocalInfluxDB(max_body_size=20_000) as server:
+        db = jy.connect(server.url)
+        frame = events(page_url=["x" * 30_000, "small", "small too"])
+
+        with pytest.raises(jy.WriteError, match=r"refused 1 of 3 events \(rows 0\)") as caught:
+            db.write(frame)
+
+        assert "larger than the server accepts" in caught.value.report.rejected["reason"][0]
+        assert db.query()["page_url"].tolist() == ["small", "small too"]
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_times_at_the_edges_of_what_influxdb_stores(db):
+    edges = [jy.schema.MIN_TIME, jy.schema.MAX_TIME]
+    db.write(events(time=edges, user_id=["first", "last"]))
+
+    assert db.query()["user_id"].tolist() == ["first", "last"]
+    with pytest.raises(jy.ValidationError, match="row 0, column time: .* outside the times"):
+        db.write(events(time=[pd.Timestamp.max.tz_localize("UTC")]))
+
+
+@pytest.mark.parametrize("big", [2**53 + 1, 2**63 - 1])
+def test_large_integers_come_back_exactly(db, big):
+    db.write(events(rental_popularity=[big, 1]))
+
+    assert db.query()["rental_popularity"].tolist() == [big, 1]
+
+
+@pytest.mark.parametrize("text", ["a\nb", "tab\there", "it's", "back\\slash"])
+def test_filters_on_awkward_values(db, text):
+    db.write(events(page_url=[text, "other"]))
+
+    assert db.query(where={"page_url": text})["page_url"].tolist() == [text]
+
+
+@pytest.mark.parametrize("text", ["a\rb", "nul\x00"])
+def test_filters_influxql_cannot_express_say_so(db, text):
+    with pytest.raises(ValueError, match="InfluxQL strings cannot hold"):
+        db.query(where={"page_url": text})
+
+
+def test_a_spool_with_line_breaks_in_strings_replays_into_its_database(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from journeys.cli import main
+
+    monkeypatch.setenv("JOURNEYS_SPOOL_DIR", str(tmp_path))
+    texts = ["para1\n\npara2", "win\r\nline", "sep\u2028x", 'x\n# not a comment "', "last"]
+    frame = events(page_url=texts)
+    with jy.LocalInfluxDB() as gone:
+        url = gone.url
+    with pytest.raises(jy.WriteError) as caught:
+        jy.connect(url, database="shop", retries=0).write(frame)
+
+    with jy.LocalInfluxDB(database="") as server:
+        result = CliRunner().invoke(main, ["write", str(caught.value.spool), "--url", server.url])
+
+        assert result.exit_code == 0, result.output
+        assert "database        shop" in result.output
+        assert re.search(r"events read\s+5\b", result.output)
+        assert jy.connect(server.url, database="shop").query()["page_url"].tolist() == texts

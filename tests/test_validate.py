@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -171,3 +173,103 @@ def test_validation_is_idempotent():
     events = jy.generate(users=30, days=3, seed=4)
 
     pd.testing.assert_frame_equal(jy.validate(jy.validate(events)), jy.validate(events))
+
+
+@pytest.mark.parametrize(
+    "column, given, expected",
+    [
+        (
+            "rental_popularity",
+            pd.Series(["9007199254740993", None], dtype=object),
+            [9007199254740993, None],
+        ),
+        ("rental_popularity", pd.Series([2**63 - 1, None], dtype=object), [2**63 - 1, None]),
+        ("rental_popularity", pd.Series([2**53 + 1, 2], dtype="uint64"), [2**53 + 1, 2]),
+        ("purchase_value", pd.Series(["4.8e1", " 19.99 "], dtype=object), [48.0, 19.99]),
+        ("purchase_value", pd.Series([Decimal("19.99"), None], dtype=object), [19.99, None]),
+        ("purchase_value", pd.Series([1, 2], dtype="int32"), [1.0, 2.0]),
+        ("user_id", pd.Series([b"abc", None], dtype=object), ["abc", None]),
+    ],
+)
+def test_exact_conversions(column, given, expected):
+    events = jy.validate(raw(**{column: given}))
+
+    assert [None if v is pd.NA else v for v in events[column].tolist()] == expected
+
+
+@pytest.mark.parametrize(
+    "column, given, reason",
+    [
+        ("purchase_value", Decimal("0.1000000000000000000001"), "more digits than a float"),
+        ("purchase_value", "0.1000000000000000000001", "more digits than a float"),
+        ("purchase_value", 2**53 + 1, "more digits than a float"),
+        ("purchase_value", 1 + 2j, "is not a number"),
+        ("rental_popularity", 2**63, "does not fit a 64-bit integer"),
+        ("rental_popularity", "1e30", "does not fit a 64-bit integer"),
+        ("user_id", 1.2345678901234567e19, "beyond 2\\*\\*53"),
+        ("user_id", b"\xff", "not UTF-8"),
+        ("user_id", True, "is a boolean"),
+    ],
+)
+def test_conversions_that_would_change_a_value_are_refused(column, given, reason):
+    frame = raw(**{column: pd.Series([None, given], dtype=object)})
+
+    with pytest.raises(jy.ValidationError, match=f"row 1, column {column}: .*{reason}"):
+        jy.validate(frame)
+
+
+@pytest.mark.parametrize(
+    "values, reason",
+    [
+        (pd.Series([2**63 + 5], dtype="uint64"), "does not fit a 64-bit integer"),
+        (pd.Series([1 + 1j], dtype="complex128"), "is not a number"),
+    ],
+)
+def test_numeric_dtypes_that_cannot_be_stored(values, reason):
+    with pytest.raises(jy.ValidationError, match=reason):
+        jy.validate(raw(rental_popularity=values))
+
+
+def test_a_lone_surrogate_in_a_python_string_column_is_named():
+    column = pd.Series(["ok", "\ud83c"], dtype=pd.StringDtype("python"))
+
+    with pytest.raises(jy.ValidationError, match="row 1, column page_url: .*lone surrogate"):
+        jy.validate(raw(page_url=column))
+
+
+@pytest.mark.parametrize(
+    "times, reason",
+    [
+        (pd.Series([pd.Timestamp("2300-01-01")]).astype("datetime64[s]"), "outside the times"),
+        (pd.Series([True]), "is not a time"),
+        (pd.Series(["2262-04-12T00:00:00Z"]), "outside the times|not an ISO"),
+    ],
+)
+def test_times_that_cannot_be_stored_are_named(times, reason):
+    with pytest.raises(jy.ValidationError, match=f"row 0, column time: .*({reason})"):
+        jy.validate(raw(time=times))
+
+
+def test_epoch_text_mixed_with_iso_text_keeps_nanoseconds():
+    times = pd.Series(["1684282300123456789", "2023-05-17T00:00:00Z", None], dtype=object)
+
+    events, problems = jy.split_valid(raw(time=times))
+
+    assert problems["row"].tolist() == [2]
+
+    assert events.index.asi8.tolist() == [1684282300123456789, 1684281600000000000]
+
+
+def test_tag_rules_apply_only_to_the_tags_of_the_layout():
+    frame = raw(user_id=["", "two\nlines"])
+
+    assert jy.validate(frame)["user_id"].tolist() == ["", "two\nlines"]
+    with pytest.raises(jy.ValidationError, match="row 1, column user_id: .*line break"):
+        jy.validate(frame, layout="published")
+
+
+def test_a_time_column_and_a_time_index_together_are_refused():
+    frame = raw(user_id=["u"]).set_index(pd.DatetimeIndex(["2023-01-01"], tz="UTC"))
+
+    with pytest.raises(jy.SchemaError, match="both a time column and a time index"):
+        jy.validate(frame)

@@ -1,0 +1,79 @@
+"""Events files: every format gives back exactly the frame that was saved."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from helpers import same_events
+
+import journeys as jy
+
+AWKWARD = [
+    "a, b",
+    'say "hi"',
+    "line\nbreak",
+    "win\r\nline",
+    "lone\rcr",
+    "tab\tx",
+    "東京 🎬",
+    "trailing\\",
+    "NA",
+    "null",
+    "00123",
+]
+
+
+def awkward_frame() -> pd.DataFrame:
+    rows = len(AWKWARD)
+    return jy.validate(
+        pd.DataFrame(
+            {
+                "time": pd.date_range("1969-12-31T23:59:59.123456789Z", periods=rows, freq="37h"),
+                "event_type": ["scroll"] * rows,
+                "page_url": AWKWARD,
+                "user_id": AWKWARD,
+                "scroll_depth": [
+                    1 / 3,
+                    1e-11,
+                    0.0,
+                    100.0,
+                    5e-324,
+                    None,
+                    12.5,
+                    1.7,
+                    99.9,
+                    0.1,
+                    None,
+                ],
+                "rental_popularity": pd.array(
+                    [2**60 + 1, None, 0, 2**63 - 1, 7, None, 1, 2, 3, 4, 5], dtype="Int64"
+                ),
+            }
+        )
+    )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_every_format_round_trips_exactly(tmp_path, suffix):
+    events = awkward_frame()
+
+    path = jy.save_events(events, tmp_path / f"events{suffix}")
+
+    same_events(jy.read_events(path), events)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_an_empty_frame_round_trips(tmp_path, suffix):
+    empty = awkward_frame().iloc[:0]
+
+    path = jy.save_events(empty, tmp_path / f"empty{suffix}")
+
+    assert len(jy.read_events(path)) == 0
+
+
+def test_an_empty_string_survives_parquet_and_json_lines_but_not_csv(tmp_path):
+    events = jy.validate(pd.DataFrame({"time": [0], "event_type": ["x"], "page_url": [""]}))
+
+    for suffix, expected in ((".parquet", [""]), (".jsonl", [""]), (".csv", [None])):
+        back = jy.read_events(jy.save_events(events, tmp_path / f"e{suffix}"))
+        assert [None if v is pd.NA else v for v in back["page_url"]] == expected, suffix
