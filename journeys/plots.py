@@ -45,7 +45,8 @@ def plot_funnel(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.bar_label(bars, labels=labels, padding=3)
 
     ax.invert_yaxis()
-    ax.set_xlim(0, max(1, int(entered.max()) if len(entered) else 1) * 1.2)
+    # Room on the right for the label of the longest bar.
+    ax.set_xlim(0, max(1, int(entered.max()) if len(entered) else 1) * 1.35)
     ax.set_title("Funnel")
     ax.set_xlabel("users who reached the step")
     ax.set_ylabel("step")
@@ -112,20 +113,27 @@ def plot_scroll_depth(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     matplotlib.axes.Axes
     """
     ax = _axes(ax)
-    ax.plot(
-        table["threshold"].to_numpy(dtype=float),
-        table["share"].to_numpy(dtype=float),
-        marker="o",
-        color="tab:blue",
-    )
+    # Every pageview reaches depth 0, so the curve starts at 100 %.
+    depths = np.concatenate([[0.0], table["threshold"].to_numpy(dtype=float)])
+    shares = np.concatenate([[1.0], table["share"].to_numpy(dtype=float)])
+    ax.plot(depths, shares, marker="o", color="tab:blue")
+    for depth, share in zip(depths[1:], shares[1:], strict=True):
+        if not np.isnan(share):
+            ax.annotate(
+                f"{share:.0%}",
+                (depth, share),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+            )
 
     ax.set_title("How far down pages are read")
     ax.set_xlabel("scroll depth (% of the page)")
     ax.set_ylabel("pageviews reaching it")
     ax.xaxis.set_major_formatter(PercentFormatter(100))
     ax.yaxis.set_major_formatter(PercentFormatter(1))
-    ax.set_xlim(0, 100)
-    ax.set_ylim(0, 1.05)
+    ax.set_xlim(-2, 104)
+    ax.set_ylim(0, 1.12)
     ax.grid(alpha=0.3)
     return ax
 

@@ -147,6 +147,8 @@ def split_valid(
             )
         )
 
+    found.append(_series_key_problems(columns, get_layout(layout)))
+
     problems = pd.concat(found, ignore_index=True) if found else _problems_frame()
     problems = problems.sort_values(["row", "column"], kind="stable", ignore_index=True)
 
@@ -157,6 +159,41 @@ def split_valid(
         result = result[keep]
         logger.info("%d of %d rows have values that cannot be stored", (~keep).sum(), len(rows))
     return result, problems
+
+
+#: The longest series key (measurement and tags) InfluxDB accepts, in bytes.
+MAX_SERIES_KEY = 65_535
+
+
+def _series_key_problems(columns: dict[str, pd.Series], layout: Layout) -> pd.DataFrame:
+    """Rows whose tags together make a series key longer than InfluxDB accepts."""
+    tags = [columns[t] for t in layout.tags]
+    longest = max((t.str.len().max() for t in tags if t.notna().any()), default=0)
+    if longest * 4 * len(tags) < MAX_SERIES_KEY - 1000:
+        return _problems_frame()
+
+    size = np.full(len(tags[0]), len(layout.measurement.encode("utf-8")), dtype="int64")
+    for name, values in zip(layout.tags, tags, strict=True):
+        present = values.notna().to_numpy()
+        escaped = [
+            len(v.encode("utf-8")) + sum(v.count(c) for c in ", =") if p else 0
+            for v, p in zip(values, present, strict=True)
+        ]
+        size += np.where(present, np.array(escaped, dtype="int64") + len(name) + 2, 0)
+    size = pd.Series(size, index=tags[0].index)
+    too_long = size > MAX_SERIES_KEY
+    widest = pd.DataFrame({n: v.str.len() for n, v in zip(layout.tags, tags, strict=True)})
+    problems = _problems(too_long, size, "", "")
+    problems["column"] = widest[too_long].idxmax(axis=1).tolist()
+    problems["value"] = [
+        columns[c].iloc[r][:40] + "..."
+        for r, c in zip(problems["row"], problems["column"], strict=True)
+    ]
+    problems["reason"] = (
+        f"makes the tags of the event longer than the {MAX_SERIES_KEY:,} bytes InfluxDB "
+        "allows for a series key; store such text in a field"
+    )
+    return problems
 
 
 def _with_time_column(frame: pd.DataFrame) -> pd.DataFrame:

@@ -516,8 +516,9 @@ def test_plot_rental_lag_counts_viewed_rentals_and_marks_a_day(hand_rentals):
 def test_plot_scroll_depth_draws_the_shares(hand_scrolls):
     ax = plot_scroll_depth(scroll_depth(hand_scrolls))
 
-    assert list(ax.lines[0].get_xdata()) == [25, 50, 75, 100]
-    assert list(ax.lines[0].get_ydata()) == [0.5, 0.5, 0.25, 0.25]
+    # The curve starts at depth 0, which every pageview reaches.
+    assert list(ax.lines[0].get_xdata()) == [0, 25, 50, 75, 100]
+    assert list(ax.lines[0].get_ydata()) == [1.0, 0.5, 0.5, 0.25, 0.25]
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
 
 

@@ -501,3 +501,13 @@ def test_a_spool_with_line_breaks_in_strings_replays_into_its_database(tmp_path,
         assert "database        shop" in result.output
         assert re.search(r"events read\s+5\b", result.output)
         assert jy.connect(server.url, database="shop").query()["page_url"].tolist() == texts
+
+
+def test_tags_longer_than_a_series_key_allows_are_refused_by_name(db):
+    fits, too_long = "a" * 60_000, "b" * 70_000
+
+    with pytest.warns(jy.SkippedRowsWarning):
+        report = db.write(events(location=[fits, too_long]), on_invalid="skip")
+
+    assert report.rejected[["row", "column"]].values.tolist() == [[1, "location"]]
+    assert db.query()["location"].tolist() == [fits]
