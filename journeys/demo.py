@@ -115,7 +115,7 @@ def run_demo(
     """
     say = step or logger.info
     settings = Settings.resolve(url, database=database or DEMO_DATABASE, token=token)
-    folder = Path(folder) if folder else Path(DEMO_FOLDER)
+    folder = (Path(folder) if folder else Path(DEMO_FOLDER)).resolve()
     folder.mkdir(parents=True, exist_ok=True)
 
     say(f"generating {days} days of journeys for {users:,} users (seed {seed})")
