@@ -171,9 +171,7 @@ class InfluxDB:
                 detail=_error_text(answer),
             )
         logger.debug("InfluxQL: %s", statement)
-        for line in answer.iter_lines(chunk_size=1 << 20):
-            if not line:
-                continue
+        for line in _json_lines(answer):
             body = json.loads(line)
             if "error" in body:
                 raise ServerError(f"the query failed: {body['error']}", detail=body["error"])
@@ -277,6 +275,25 @@ def _session(settings: Settings, retries: int) -> requests.Session:
         session.headers["Authorization"] = f"Token {settings.token}"
     session.headers["User-Agent"] = "journeys"
     return session
+
+
+def _json_lines(answer: requests.Response) -> Iterator[bytes]:
+    """The lines of a streamed answer, each a JSON document (one chunk of points)."""
+    # requests' iter_lines splits its whole pending buffer again for every piece
+    # read, which is quadratic when, as here, one line spans many pieces.
+    pieces: list[bytes] = []
+    for piece in answer.iter_content(chunk_size=1 << 20):
+        while b"\n" in piece:
+            head, _, piece = piece.partition(b"\n")
+            line = b"".join([*pieces, head])
+            pieces = []
+            if line.strip():
+                yield line
+        if piece:
+            pieces.append(piece)
+    rest = b"".join(pieces)
+    if rest.strip():
+        yield rest
 
 
 def _error_text(answer: requests.Response) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import re
 import warnings
 from decimal import Decimal, InvalidOperation
 
@@ -242,7 +241,7 @@ def _problems(mask: pd.Series, values: pd.Series, column: str, reason) -> pd.Dat
         {
             "row": rows,
             "column": column,
-            "value": pd.Series(values.to_numpy(dtype=object)[rows], dtype=object),
+            "value": pd.Series(values.iloc[rows].to_numpy(dtype=object), dtype=object),
             "reason": reasons,
         }
     )
@@ -436,31 +435,21 @@ def _as_text(value) -> tuple[str, str]:
 
 def _coerce_numbers(values: pd.Series, column: Column) -> tuple[pd.Series, pd.DataFrame]:
     present = values.notna().to_numpy()
+    nothing = np.zeros(len(values), dtype="int64")
     if pd.api.types.is_bool_dtype(values.dtype):
-        reasons = np.where(present, "is a boolean, not a number", "")
-        numbers = np.full(len(values), None, dtype=object)
+        numbers, reasons = nothing, np.where(present, "is a boolean, not a number", "")
     elif pd.api.types.is_complex_dtype(values.dtype):
-        reasons = np.where(present, "is not a number", "")
-        numbers = np.full(len(values), None, dtype=object)
+        numbers, reasons = nothing, np.where(present, "is not a number", "")
     elif pd.api.types.is_integer_dtype(values.dtype):
         numbers, reasons = _from_integers(values, column, present)
     elif pd.api.types.is_float_dtype(values.dtype):
         numbers, reasons = _from_floats(values.to_numpy("float64", na_value=np.nan), column)
     else:
-        parsed = [
-            _parse_number(v, column.kind) if p else (None, "")
-            for v, p in zip(values, present, strict=True)
-        ]
-        numbers = np.array([v for v, _ in parsed], dtype=object)
-        reasons = np.array([r for _, r in parsed], dtype=object)
+        numbers, reasons = _from_objects_numbers(values, column, present)
 
     reasons = np.asarray(reasons, dtype=object)
-    usable = reasons == ""
-    if numbers.dtype == np.float64:
-        array = pd.array(np.where(usable, numbers, np.nan), dtype=column.dtype)
-    else:
-        array = pd.array(np.where(usable, numbers, None).tolist(), dtype=column.dtype)
-    result = pd.Series(array, index=values.index)
+    usable = present & (reasons == "")
+    result = pd.Series(_masked(numbers, usable, column), index=values.index)
 
     low, high = column.minimum, column.maximum
     outside = np.zeros(len(values), dtype=bool)
@@ -480,6 +469,13 @@ def _coerce_numbers(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Da
     return result, problems
 
 
+def _masked(numbers: np.ndarray, usable: np.ndarray, column: Column):
+    """A nullable array of the column's dtype: ``numbers`` where usable, NA elsewhere."""
+    if column.kind == "integer":
+        return pd.arrays.IntegerArray(np.where(usable, numbers, 0).astype("int64"), ~usable)
+    return pd.arrays.FloatingArray(np.where(usable, numbers, 0).astype("float64"), ~usable)
+
+
 def _from_integers(values: pd.Series, column: Column, present: np.ndarray):
     if values.dtype.kind == "u" or str(values.dtype).startswith("UInt"):
         big = (values > np.iinfo("int64").max).to_numpy(dtype=bool, na_value=False)
@@ -492,31 +488,33 @@ def _from_integers(values: pd.Series, column: Column, present: np.ndarray):
     if column.kind == "float":
         lossy = present & (ints.astype("float64").astype("int64") != ints)
         reasons = np.where(lossy, "has more digits than a float holds", reasons)
-        numbers = np.where(present, ints.astype("float64"), np.nan)
-        return numbers, reasons
-    return np.array(
-        [int(v) if p else None for v, p in zip(ints, present, strict=True)], dtype=object
-    ), reasons
+        return ints.astype("float64"), reasons
+    return ints, reasons
 
 
 def _from_floats(floats: np.ndarray, column: Column):
-    reasons = np.where(np.isinf(floats), "is infinite, which InfluxDB cannot store", "")
-    reasons = reasons.astype(object)
+    infinite = np.isinf(floats)
+    reasons = np.where(infinite, "is infinite, which InfluxDB cannot store", "").astype(object)
     if column.kind == "float":
-        return np.where(np.isinf(floats), np.nan, floats), reasons
+        return floats, reasons
 
-    finite = np.isfinite(floats)
-    fractional = finite & (floats != np.floor(np.where(finite, floats, 0)))
-    too_big = finite & (np.abs(np.where(finite, floats, 0)) >= 2.0**63)
+    finite = np.where(np.isfinite(floats), floats, 0.0)
+    fractional = finite != np.floor(finite)
+    too_big = np.abs(finite) >= 2.0**63
     reasons = np.where(fractional, "is not a whole number", reasons)
     reasons = np.where(too_big, "does not fit a 64-bit integer", reasons)
-    usable = finite & ~fractional & ~too_big
-    return np.array(
-        [int(v) if u else None for v, u in zip(floats, usable, strict=True)], dtype=object
-    ), reasons
+    return np.where(fractional | too_big, 0, finite).astype("int64"), reasons
 
 
-_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*")
+def _from_objects_numbers(values: pd.Series, column: Column, present: np.ndarray):
+    parsed = [
+        _parse_number(v, column.kind) if p else (None, "")
+        for v, p in zip(values, present, strict=True)
+    ]
+    reasons = np.array([r for _, r in parsed], dtype=object)
+    dtype = "int64" if column.kind == "integer" else "float64"
+    numbers = np.array([0 if v is None else v for v, _ in parsed], dtype=dtype)
+    return numbers, reasons
 
 
 def _parse_number(value, kind: str) -> tuple[object, str]:

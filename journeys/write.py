@@ -342,25 +342,42 @@ def _number_against_stored(
     if not len(stored):
         return sequence
 
+    # The common case, an event stored before under the same number, is settled
+    # by one merge; only what is left is numbered one tie at a time.
     new = pd.DataFrame({"key": keys, "time": times, "fields": fields, "seq": sequence})
-    taken = stored.groupby(["key", "time"])
-    tied = new.reset_index(names="row").merge(
-        stored[["key", "time"]].drop_duplicates(), on=["key", "time"]
+    new = new.reset_index(names="row")
+    same = new.merge(stored, on=["key", "time", "fields", "seq"])
+    open_new = new[~new["row"].isin(same["row"])]
+    claimed = (
+        stored.merge(
+            same[["key", "time", "seq"]], on=["key", "time", "seq"], how="left", indicator=True
+        )["_merge"]
+        .eq("both")
+        .to_numpy()
     )
+    tied = open_new.merge(stored[["key", "time"]].drop_duplicates(), on=["key", "time"])
     if not len(tied):
         return sequence
 
+    relevant = stored.merge(tied[["key", "time"]].drop_duplicates(), on=["key", "time"])
+    relevant_claimed = stored[claimed].merge(
+        tied[["key", "time"]].drop_duplicates(), on=["key", "time"]
+    )
+    points = {k: g for k, g in relevant.groupby(["key", "time"])}
+    taken_by_same = {k: set(g["seq"]) for k, g in relevant_claimed.groupby(["key", "time"])}
+
     numbered = sequence.copy()
     for (key, time_), group in tied.sort_values("seq").groupby(["key", "time"], sort=False):
-        points = taken.get_group((key, time_))
-        used = set(points["seq"])
-        same: dict[str, list[int]] = {}
-        for seq, text in zip(points["seq"], points["fields"], strict=True):
-            same.setdefault(text, []).append(int(seq))
+        stored_here = points[(key, time_)]
+        used = set(stored_here["seq"])
+        reusable: dict[str, list[int]] = {}
+        for seq, text in zip(stored_here["seq"], stored_here["fields"], strict=True):
+            if seq not in taken_by_same.get((key, time_), ()):
+                reusable.setdefault(text, []).append(int(seq))
         free = (n for n in itertools.count() if n not in used)
         for row, text in zip(group["row"], group["fields"], strict=True):
-            numbered[row] = same[text].pop(0) if same.get(text) else next(free)
-    logger.info("%d events share a series and time with stored points", len(tied))
+            numbered[row] = reusable[text].pop(0) if reusable.get(text) else next(free)
+    logger.info("%d events share a series and time with other stored points", len(tied))
     return numbered
 
 

@@ -54,7 +54,7 @@ def test_connect_or_start_stops_the_server_it_started(monkeypatch, influx_server
 
 def test_demo_command_leaves_no_process_behind(influx_server, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFLUXDB_")}
-    before = _influxd_pids()
+    env["TMPDIR"] = str(tmp_path)  # so that its influxd can be told from any other
 
     finished = subprocess.run(
         [
@@ -77,20 +77,29 @@ def test_demo_command_leaves_no_process_behind(influx_server, tmp_path):
 
     assert finished.returncode == 0, finished.stderr
     assert "(all equal)" in finished.stdout
-    assert _influxd_pids() == before
+    assert _influxd_started_in(tmp_path) == []
 
 
-def _influxd_pids() -> set[int]:
+def _influxd_started_in(folder) -> list[int]:
+    """The influxd processes whose configuration lies below ``folder``."""
     found = subprocess.run(["pgrep", "-x", "influxd"], capture_output=True, text=True)
-    return {int(p) for p in found.stdout.split()}
+    running = []
+    for pid in found.stdout.split():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if str(folder).encode() in cmdline.read():
+                    running.append(int(pid))
+        except FileNotFoundError:
+            continue
+    return running
 
 
-def test_server_command_serves_until_interrupted(influx_server):
-    before = _influxd_pids()
+def test_server_command_serves_until_interrupted(influx_server, tmp_path):
     command = subprocess.Popen(
         [sys.executable, "-m", "journeys.cli", "server", "--database", "shop"],
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     try:
         first = command.stdout.readline()
@@ -100,10 +109,11 @@ def test_server_command_serves_until_interrupted(influx_server):
         assert first.startswith("InfluxDB running at http://127.0.0.1:")
         assert f"INFLUXDB_URL={url} INFLUXDB_DATABASE=shop" in export
         assert jy.connect(url, database="shop").write(jy.generate(users=3, days=1, seed=2))
+        assert len(_influxd_started_in(tmp_path)) == 1
     finally:
         command.send_signal(signal.SIGINT)
         rest = command.communicate(timeout=60)[0]
 
     assert command.returncode == 0
     assert rest.strip().endswith("stopped")
-    assert _influxd_pids() == before
+    assert _influxd_started_in(tmp_path) == []
