@@ -150,6 +150,7 @@ def write(
     from journeys.client import InfluxDB
     from journeys.files import read_events
     from journeys.lineprotocol import split_lines
+    from journeys.write import read_spool_header
 
     if file.suffix == ".lp":
         context = click.get_current_context()
@@ -159,13 +160,17 @@ def write(
                 raise click.UsageError(f"{option} does not apply to a .lp file of line protocol")
         # Bytes, not text mode: text mode would turn a \r inside a string into \n.
         text = file.read_bytes().decode("utf-8")
-        database = database or _spool_database(text)
+        header = read_spool_header(text)
+        database = database or header.get("database")
 
     with InfluxDB(url, database=database, token=token) as db:
         try:
             if file.suffix == ".lp":
                 report = db.write_lines(
-                    split_lines(text), batch_size=batch_size, progress=progress
+                    split_lines(text),
+                    layout=header.get("layout"),
+                    batch_size=batch_size,
+                    progress=progress,
                 )
             else:
                 report = db.write(
@@ -183,16 +188,6 @@ def write(
             raise
     click.echo(f"database        {db.database}")
     click.echo(str(report))
-
-
-def _spool_database(text: str) -> str | None:
-    """The database a spool file's first line names, if it does."""
-    first = text.split("\n", 1)[0]
-    if first.startswith("# journeys spool:"):
-        for word in first.split():
-            if word.startswith("database="):
-                return word.removeprefix("database=")
-    return None
 
 
 @main.command()

@@ -160,7 +160,8 @@ class InfluxDB:
         if chunk_size:
             params.update(chunked="true", chunk_size=str(chunk_size))
         form = {**params, "q": statement}
-        if method == "GET":
+        # A long statement (a filter on thousands of values) would not fit a URL.
+        if method == "GET" and len(statement) <= 4000:
             answer = self.request("GET", "/query", params=form, stream=True)
         else:
             answer = self.request("POST", "/query", data=form, stream=True)
@@ -171,6 +172,14 @@ class InfluxDB:
                 detail=_error_text(answer),
             )
         logger.debug("InfluxQL: %s", statement)
+        try:
+            yield from self._results_of(answer)
+        except requests.RequestException as exc:
+            raise ServerError(
+                f"the answer of InfluxDB at {self.url} broke off: {_reason(exc)}"
+            ) from exc
+
+    def _results_of(self, answer: requests.Response) -> Iterator[dict[str, Any]]:
         for line in _json_lines(answer):
             body = json.loads(line)
             if "error" in body:

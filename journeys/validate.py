@@ -12,6 +12,9 @@ Times
     datetimes, are taken as UTC. Numbers are epochs in ``epoch_unit``,
     nanoseconds by default like InfluxDB's own default precision. Everything
     ends as ``datetime64[ns, UTC]``.
+Numbers
+    Integers stay exact to the last digit, never passing through a float. A
+    negative zero becomes zero, since InfluxDB answers it as ``0``.
 Strings
     Numbers in a string column become their text (an integral float such as
     ``12345.0``, which is how pandas reads an id column with gaps, becomes
@@ -268,6 +271,13 @@ def _parse_times(values: pd.Series, epoch_unit: str) -> tuple[np.ndarray, pd.Dat
         _from_datetimes(values, present, nanos, reasons)
     elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_complex_dtype(dtype):
         reasons[present] = "is not a time"
+    elif pd.api.types.is_integer_dtype(dtype) and dtype.kind != "u":
+        _warn_if_not_nanoseconds(values, epoch_unit)
+        factor = _FACTORS[epoch_unit]
+        ints = values.to_numpy("int64", na_value=0)
+        inside = (ints >= -(-MIN_TIME // factor)) & (ints <= MAX_TIME // factor)
+        reasons[present & ~inside] = _OUTSIDE
+        nanos[present & inside] = ints[present & inside] * factor
     elif pd.api.types.is_numeric_dtype(dtype):
         _warn_if_not_nanoseconds(values, epoch_unit)
         for i in np.flatnonzero(present):
@@ -286,7 +296,7 @@ def _from_datetimes(values, present, nanos, reasons) -> None:
     times = times.dt.tz_convert("UTC")
     factor = _FACTORS[times.dt.unit]
     counts = times.array.asi8
-    limit_low, limit_high = MIN_TIME // factor, MAX_TIME // factor
+    limit_low, limit_high = -(-MIN_TIME // factor), MAX_TIME // factor
     inside = (counts >= limit_low) & (counts <= limit_high)
     reasons[present & ~inside] = _OUTSIDE
     usable = present & inside
@@ -332,7 +342,10 @@ def _epoch(value, epoch_unit: str) -> tuple[int, str]:
     elif isinstance(value, float | np.floating):
         if not np.isfinite(value):
             return 0, _NOT_A_TIME
-        exact = round(Decimal(repr(float(value))) * factor)
+        scaled = Decimal(repr(float(value))) * factor
+        if scaled != scaled.to_integral_value():
+            return 0, "has a fraction of a nanosecond"
+        exact = int(scaled)
     elif isinstance(value, str | Decimal):
         try:
             number = Decimal(value.strip() if isinstance(value, str) else value)
@@ -340,14 +353,17 @@ def _epoch(value, epoch_unit: str) -> tuple[int, str]:
             return 0, _NOT_A_TIME
         if not number.is_finite():
             return 0, _NOT_A_TIME
-        exact = round(number * factor)
+        scaled = number * factor
+        if scaled != scaled.to_integral_value():
+            return 0, "has a fraction of a nanosecond"
+        exact = int(scaled)
     elif isinstance(value, datetime.datetime | datetime.date | np.datetime64 | pd.Timestamp):
         stamp = pd.Timestamp(value)
         if stamp is pd.NaT:
             return 0, "is missing; every event needs a time"
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-        unit_factor = _FACTORS[stamp.unit]
-        exact = stamp.as_unit(stamp.unit).value * unit_factor
+        # Counted in the Timestamp's own unit, which may not be nanoseconds.
+        exact = int(stamp.asm8.view("int64")) * _FACTORS[stamp.unit]
     else:
         return 0, _NOT_A_TIME
     if not MIN_TIME <= exact <= MAX_TIME:
@@ -449,6 +465,9 @@ def _coerce_numbers(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Da
 
     reasons = np.asarray(reasons, dtype=object)
     usable = present & (reasons == "")
+    if column.kind == "float":
+        # InfluxDB answers -0.0 as 0, so the sign of a zero cannot make the trip.
+        numbers = np.where(numbers == 0, 0.0, numbers)
     result = pd.Series(_masked(numbers, usable, column), index=values.index)
 
     low, high = column.minimum, column.maximum
@@ -528,7 +547,9 @@ def _parse_number(value, kind: str) -> tuple[object, str]:
             return None, ""
         if np.isinf(value):
             return None, "is infinite, which InfluxDB cannot store"
-        exact = Decimal(repr(float(value)))
+        # A float's exact value for integers (2.0**60 is 1152921504606846976), its
+        # shortest text for floats (0.1 stays 0.1).
+        exact = Decimal(float(value)) if kind == "integer" else Decimal(repr(float(value)))
     elif isinstance(value, Decimal | str):
         try:
             exact = Decimal(value.strip() if isinstance(value, str) else value)

@@ -21,9 +21,11 @@ by a sequence tag numbered the same way each time (see
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import re
+import tempfile
 import time
 import warnings
 from collections.abc import Iterable
@@ -57,7 +59,7 @@ from journeys.validate import _problems_frame, split_valid, validate
 if TYPE_CHECKING:
     from journeys.client import InfluxDB
 
-__all__ = ["WriteReport", "estimate_series", "write_events", "write_lines"]
+__all__ = ["WriteReport", "estimate_series", "read_spool_header", "write_events", "write_lines"]
 
 logger = logging.getLogger(__name__)
 
@@ -255,6 +257,7 @@ def write_events(
         client,
         compose(keys, sequence, fields, times),
         positions,
+        layout=layout.name,
         batch_size=batch_size,
         batch_bytes=batch_bytes,
         progress=progress,
@@ -273,22 +276,34 @@ def write_lines(
     client: InfluxDB,
     lines: Iterable[str],
     *,
+    layout: str | Layout | None = None,
     batch_size: int = 5_000,
     batch_bytes: int = 5_000_000,
     progress: bool | None = None,
 ) -> WriteReport:
-    """Send lines of line protocol (nanosecond timestamps) as they are.
+    """Send lines of line protocol (nanosecond timestamps).
 
     This replays a spool file. Empty lines and comment lines (``#``) are left
     out. Errors are reported as by :func:`write_events`, rows counted among the
     lines sent.
+
+    Parameters
+    ----------
+    layout : str or Layout, optional
+        The layout the lines were made in, as a spool file's first line says.
+        When given, tied events are numbered again against the points stored
+        meanwhile, as :func:`write_events` does, so that replaying never
+        overwrites a stored event; without it the lines are sent as they are.
     """
     started = time.perf_counter()
     kept = [line for line in lines if line.strip() and not line.startswith("#")]
+    if layout is not None and kept:
+        kept = _renumber(client, get_layout(layout), kept)
     report = _send(
         client,
         kept,
         np.arange(len(kept)),
+        layout=None if layout is None else get_layout(layout).name,
         batch_size=batch_size,
         batch_bytes=batch_bytes,
         progress=progress,
@@ -299,29 +314,65 @@ def write_lines(
     return report
 
 
+_LINE = re.compile(
+    r"""((?:[^ \\]|\\.)+) ((?:"(?:[^"\\]|\\.)*"|[^ "\\]|\\.)+) (-?\d+)""", re.DOTALL
+)
+_SEQUENCE = re.compile(rf",{SEQUENCE_TAG}=(\d+)$")
+
+
+def _renumber(client: InfluxDB, layout: Layout, lines: list[str]) -> list[str]:
+    """Lines of one layout with their sequence tags made safe against the stored points."""
+    parts = [_LINE.fullmatch(line) for line in lines]
+    if any(p is None for p in parts):
+        bad = next(i for i, p in enumerate(parts) if p is None)
+        raise WriteError(
+            f"line {bad + 1} is not line protocol with a timestamp: {lines[bad][:80]!r}"
+        )
+    heads = [p.group(1) for p in parts]
+    sequence = np.array([int(m.group(1)) if (m := _SEQUENCE.search(h)) else 0 for h in heads])
+    keys = np.array([_SEQUENCE.sub("", h) for h in heads], dtype=object)
+    fields = np.array([p.group(2) for p in parts], dtype=object)
+    times = np.array([int(p.group(3)) for p in parts], dtype="int64")
+    try:
+        _check_layout(client, layout)
+        sequence = _number_against_stored(client, layout, keys, times, fields, sequence)
+    except ServerError as exc:
+        if exc.status is not None:
+            raise
+        logger.warning("could not read the stored points before writing: %s", exc)
+    return compose(keys, sequence, fields, times)
+
+
 def _check_layout(client: InfluxDB, layout: Layout) -> None:
     """Refuse to write a layout into a measurement that holds the other one."""
-    statement = f"SHOW TAG KEYS FROM {quote_identifier(layout.measurement)}"
+    measurement = quote_identifier(layout.measurement)
     try:
-        results = client.influxql(statement)
+        tags = _keys(client.influxql(f"SHOW TAG KEYS FROM {measurement}"))
+        fields = _keys(client.influxql(f"SHOW FIELD KEYS FROM {measurement}"))
     except ServerError as exc:
         if "database not found" in exc.message:
             return
         raise
-    stored = {row[0] for s in results[0].get("series", []) for row in s["values"]}
-    if not stored:
-        return
 
-    clashing = [c for c in ("user_id", "content_id") if (c in layout.tags) != (c in stored)]
-    if clashing:
-        other = "published" if "user_id" in stored or "content_id" in stored else "default"
-        kind = "tags" if other == "published" else "fields"
+    ids = {"user_id", "content_id"}
+    if ids & tags and ids & fields:
         raise SchemaError(
-            f"database {client.database} already holds events in the {other!r} layout "
-            f"({', '.join(clashing)} as {kind}): write with layout={other!r} "
-            f"(--layout {other}), or into another database. "
+            f"database {client.database} holds events in both layouts already (user_id or "
+            "content_id both as tags and as fields): write into another database, since "
+            "writing either layout here would keep a second copy of events written again"
+        )
+    stored = "published" if ids & tags else "default" if ids & fields else None
+    wanted = "published" if ids & set(layout.tags) else "default"
+    if stored is not None and stored != wanted:
+        raise SchemaError(
+            f"database {client.database} already holds events in the {stored!r} layout: "
+            f"write with layout={stored!r} (--layout {stored}), or into another database. "
             "Mixing the layouts would keep a second copy of every event written again"
         )
+
+
+def _keys(results: list[dict]) -> set[str]:
+    return {row[0] for s in results[0].get("series", []) for row in s["values"]}
 
 
 def _number_against_stored(
@@ -383,12 +434,12 @@ def _number_against_stored(
 
 def _stored_points(client: InfluxDB, layout: Layout, times: np.ndarray) -> pd.DataFrame:
     """Key, time, sequence number and field text of the points stored at ``times``."""
-    from journeys.query import read_frame
+    from journeys.query import read_frame, select_clause
 
     frames = []
     for low, high in _time_ranges(times):
         statement = (
-            f"SELECT * FROM {quote_identifier(layout.measurement)} "
+            f"{select_clause()} FROM {quote_identifier(layout.measurement)} "
             f"WHERE time >= {low} AND time <= {high}"
         )
         try:
@@ -477,6 +528,7 @@ def _send(
     lines: list[str],
     positions: np.ndarray,
     *,
+    layout: str | None,
     batch_size: int,
     batch_bytes: int,
     progress: bool | None,
@@ -491,7 +543,7 @@ def _send(
             lost = _deliver(client, lines, start, stop, report)
         except _UndeliverableError as exc:
             remaining = batches[number:]
-            report.spool = _spool(client, lines, remaining)
+            report.spool = _spool(client, lines, remaining, layout)
             report.spooled = sum(b - a for a, b in remaining)
             report.unwritten = [int(positions[i]) for a, b in remaining for i in range(a, b)]
             report.failure = exc.failure
@@ -596,27 +648,60 @@ def _database_missing(answer) -> bool:
     return answer is not None and answer.status_code == 404 and "database not found" in answer.text
 
 
-def _spool(client: InfluxDB, lines: list[str], ranges: list[tuple[int, int]]) -> Path:
-    folder = spool_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+def _spool(
+    client: InfluxDB, lines: list[str], ranges: list[tuple[int, int]], layout: str | None
+) -> Path | None:
+    """Keep undeliverable lines in a file; its first line says where they belong."""
+    header = "# journeys spool: precision=ns"
+    if layout is not None:
+        header += f" layout={layout}"
+    header += f" database={json.dumps(client.database)}\n"
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    path = folder / f"{client.database}-{stamp}-{os.getpid()}-{time.monotonic_ns()}.lp"
-    with path.open("w", encoding="utf-8", newline="") as spool:
-        spool.write(f"# journeys spool: database={client.database} precision=ns\n")
-        for start, stop in ranges:
-            spool.write("\n".join(lines[start:stop]) + "\n")
-    logger.error(
-        "could not deliver %d lines; kept them in %s", sum(b - a for a, b in ranges), path
-    )
-    return path
+    name = f"{stamp}-{os.getpid()}-{time.monotonic_ns()}.lp"
+    count = sum(b - a for a, b in ranges)
+
+    for folder in (spool_dir(), Path(tempfile.gettempdir()) / "journeys-spool"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            with path.open("w", encoding="utf-8", newline="") as spool:
+                spool.write(header)
+                for start, stop in ranges:
+                    spool.write("\n".join(lines[start:stop]) + "\n")
+        except OSError as exc:
+            logger.error("could not keep the undelivered lines in %s: %s", folder, exc)
+            continue
+        logger.error("could not deliver %d lines; kept them in %s", count, path)
+        return path
+    return None
+
+
+def read_spool_header(text: str) -> dict[str, str]:
+    """What a spool file's first line says: ``database``, ``layout``, ``precision``."""
+    first = text.split("\n", 1)[0]
+    if not first.startswith("# journeys spool:"):
+        return {}
+    found = dict(re.findall(r"(precision|layout)=(\S+)", first))
+    database = re.search(r'database=("(?:[^"\\]|\\.)*")', first)
+    if database:
+        found["database"] = json.loads(database.group(1))
+    return found
 
 
 def _raise_for_losses(report: WriteReport, on_invalid: str) -> None:
     failure = report.failure
     if failure is not None:
+        kept = (
+            ""
+            if report.spool
+            else (
+                " They could not be kept on disk either (the log says why): write them again "
+                "once InfluxDB answers; error.rows names them."
+            )
+        )
         error = WriteError(
             f"{report.spooled:,} of {report.events:,} events could not be delivered "
-            f"({failure}); {report.written:,} were written.",
+            f"({failure}); {report.written:,} were written.{kept}",
             status=failure.status,
             detail=failure.message,
             rows=report.unwritten,

@@ -265,9 +265,9 @@ def test_a_type_conflict_on_the_server_names_the_rows_and_keeps_the_others(db):
     assert caught.value.rows == [0, 2]
     assert caught.value.report.written == 1
     assert "field type conflict" in caught.value.report.rejected["reason"].iloc[0]
-    assert db.query(T0)["user_id"].tolist() == ["b"]
-    with pytest.warns(jy.StoredTypeWarning, match="1 value.* purchase_value .* 'text'"):
-        assert db.query()["purchase_value"].isna().all()
+    with pytest.warns(jy.StoredTypeWarning, match="also holds purchase_value as string"):
+        back = db.query()
+    assert back["user_id"].tolist() == ["b"]  # the foreign point has no field of ours
 
 
 def test_nanoseconds_and_offsets_survive(db):
@@ -426,7 +426,8 @@ def test_conflicts_on_several_fields_and_shards_name_exactly_the_refused_rows(db
 
     assert caught.value.rows == [0, 1]
     assert caught.value.report.written == 2
-    assert sorted(db.query(may + pd.Timedelta(1, "ns"))["user_id"]) == ["c"]
+    with pytest.warns(jy.StoredTypeWarning, match="page_url as float, purchase_value as int"):
+        assert sorted(db.query(may + pd.Timedelta(1, "ns"))["user_id"]) == ["c"]
     assert stored(db, "SELECT count(user_id) FROM events")[0]["count"] == 2
 
 
@@ -511,3 +512,90 @@ def test_tags_longer_than_a_series_key_allows_are_refused_by_name(db):
 
     assert report.rejected[["row", "column"]].values.tolist() == [[1, "location"]]
     assert db.query()["location"].tolist() == [fits]
+
+
+def test_a_negative_zero_is_written_once_however_often(db):
+    frame = events(event_type=["scroll"], scroll_depth=[-0.0])
+
+    for _ in range(3):
+        db.write(frame)
+
+    assert count(db) == 1
+    assert db.query()["scroll_depth"].tolist() == [0.0]
+
+
+def test_published_events_without_content_ids_still_take_the_published_layout(db):
+    with pytest.warns(jy.CardinalityWarning):
+        db.write(events(user_id=["u1"]), layout="published")
+    with pytest.warns(jy.CardinalityWarning):
+        db.write(events(user_id=["u2"], time=[T0 + pd.Timedelta(1, "s")]), layout="published")
+
+    assert db.query()["user_id"].tolist() == ["u1", "u2"]
+
+
+def test_a_database_holding_both_layouts_is_refused(db):
+    db.write_lines(
+        [
+            f"events,event_type=x,user_id=a f=1 {T0.value}",
+            f'events,event_type=x user_id="b" {T0.value + 1}',
+        ]
+    )
+
+    with pytest.raises(jy.SchemaError, match="holds events in both layouts"):
+        db.write(events(user_id=["c"], time=[T0 + pd.Timedelta(1, "s")]))
+
+
+def test_a_foreign_type_in_another_shard_hides_nothing_of_ours(db):
+    june = pd.Timestamp("2024-06-20T00:00:00Z")
+    db.write(events(user_id=["ours"]))
+    db.write_lines([f"events,event_type=x user_id=42i {june.value}"])
+
+    with pytest.warns(jy.StoredTypeWarning, match="user_id as integer"):
+        back = db.query()
+
+    assert back["user_id"].tolist() == ["ours"]
+
+
+def test_a_filter_on_thousands_of_values(db):
+    db.write(events(user_id=["u7", "other"]))
+
+    back = db.query(where={"user_id": [f"u{i}" for i in range(4000)]})
+
+    assert back["user_id"].tolist() == ["u7"]
+
+
+def test_a_spool_replayed_later_overwrites_no_event_stored_meanwhile(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from journeys.cli import main
+
+    monkeypatch.setenv("JOURNEYS_SPOOL_DIR", str(tmp_path))
+    with jy.LocalInfluxDB() as gone:
+        url = gone.url
+    with pytest.raises(jy.WriteError) as caught:
+        jy.connect(url, database="web shop", retries=0).write(events(user_id=["bob"]))
+
+    spool = caught.value.spool
+    assert 'database="web shop"' in spool.read_text().splitlines()[0]
+    with jy.LocalInfluxDB(database="web shop") as server:
+        db = jy.connect(server.url, database="web shop")
+        db.write(events(user_id=["alice"]))
+        result = CliRunner().invoke(main, ["write", str(spool), "--url", server.url])
+
+        assert result.exit_code == 0, result.output
+        assert sorted(db.query()["user_id"]) == ["alice", "bob"]
+
+
+def test_when_the_spool_folder_cannot_be_made_another_is_used(tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("JOURNEYS_SPOOL_DIR", str(blocked / "spool"))
+    with jy.LocalInfluxDB() as gone:
+        url = gone.url
+
+    with pytest.raises(jy.WriteError) as caught:
+        jy.connect(url, retries=0).write(events(user_id=["u"]))
+
+    assert caught.value.spool is not None
+    assert caught.value.spool.parent.name == "journeys-spool"
+    caught.value.spool.unlink()

@@ -273,3 +273,42 @@ def test_a_time_column_and_a_time_index_together_are_refused():
 
     with pytest.raises(jy.SchemaError, match="both a time column and a time index"):
         jy.validate(frame)
+
+
+def test_datetime_objects_in_an_object_column():
+    import datetime
+
+    berlin = datetime.timezone(datetime.timedelta(hours=2))
+    times = pd.Series(
+        [
+            datetime.datetime(2023, 5, 17, 2, 5, tzinfo=berlin),
+            datetime.datetime(2023, 5, 17, 0, 5),
+            pd.Timestamp("2023-05-17T00:05:00.000000001Z"),
+            "2023-05-17T00:05:00Z",
+            datetime.date(2023, 5, 17),
+        ],
+        dtype=object,
+    )
+
+    events = jy.validate(raw(time=times))
+
+    base = pd.Timestamp("2023-05-17T00:05:00Z").value
+    assert events.index.asi8.tolist() == [base, base, base + 1, base, base - 5 * 60 * 10**9]
+
+
+def test_the_second_before_influxdbs_first_is_refused_not_wrapped():
+    before = pd.Series([pd.Timestamp("1677-09-21T00:12:43")]).astype("datetime64[s]")
+
+    with pytest.raises(jy.ValidationError, match="outside the times"):
+        jy.validate(raw(time=before))
+
+
+def test_a_float_holding_a_large_whole_number_keeps_its_exact_value():
+    events = jy.validate(raw(rental_popularity=pd.Series([2.0**60, None], dtype=object)))
+
+    assert events["rental_popularity"].iloc[0] == 2**60
+
+
+def test_a_fraction_of_a_nanosecond_is_refused():
+    with pytest.raises(jy.ValidationError, match="fraction of a nanosecond"):
+        jy.validate(raw(time=pd.Series(["1684282300.1234567891"], dtype=object)), epoch_unit="s")
