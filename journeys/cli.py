@@ -150,7 +150,7 @@ def write(
     from journeys.client import InfluxDB
     from journeys.files import read_events
     from journeys.lineprotocol import split_lines
-    from journeys.write import read_spool_header
+    from journeys.spool import read_spool_header
 
     if file.suffix == ".lp":
         context = click.get_current_context()

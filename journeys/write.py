@@ -14,18 +14,14 @@ posts it in batches bounded by rows and by bytes. What can happen to a row:
 
 Writing the same frame twice stores every event once: points are keyed by
 their series and nanosecond time, and events that tie on both are told apart
-by a sequence tag numbered the same way each time (see
-:mod:`journeys.lineprotocol`).
+by a sequence tag, numbered within the frame by :mod:`journeys.lineprotocol`
+and against the points already stored by :mod:`journeys.ties`.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import logging
-import os
 import re
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable
@@ -36,30 +32,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from journeys.client import _error_text, quote_identifier
-from journeys.config import spool_dir
+from journeys.client import _error_text
 from journeys.errors import (
     CardinalityWarning,
-    SchemaError,
     ServerError,
     SkippedRowsWarning,
-    StoredTypeWarning,
     WriteError,
 )
-from journeys.lineprotocol import (
-    _tag_problems,
-    compose,
-    field_sets,
-    sequence_numbers,
-    series_keys,
-)
-from journeys.schema import LAYOUTS, SEQUENCE_TAG, Layout, get_layout
+from journeys.lineprotocol import compose, field_sets, sequence_numbers, series_keys
+from journeys.schema import LAYOUTS, Layout, get_layout
+from journeys.spool import write_spool
+from journeys.ties import check_layout, number_against_stored, renumber_lines
 from journeys.validate import _problems_frame, split_valid, validate
 
 if TYPE_CHECKING:
     from journeys.client import InfluxDB
 
-__all__ = ["WriteReport", "estimate_series", "read_spool_header", "write_events", "write_lines"]
+__all__ = ["WriteReport", "estimate_series", "write_events", "write_lines"]
 
 logger = logging.getLogger(__name__)
 
@@ -243,8 +232,8 @@ def write_events(
     _warn_cardinality(valid, layout, series)
     if check_stored and len(valid):
         try:
-            _check_layout(client, layout)
-            sequence = _number_against_stored(client, layout, keys, times, fields, sequence)
+            check_layout(client, layout)
+            sequence = number_against_stored(client, layout, keys, times, fields, sequence)
         except ServerError as exc:
             if exc.status is not None:
                 raise
@@ -298,7 +287,7 @@ def write_lines(
     started = time.perf_counter()
     kept = [line for line in lines if line.strip() and not line.startswith("#")]
     if layout is not None and kept:
-        kept = _renumber(client, get_layout(layout), kept)
+        kept = renumber_lines(client, get_layout(layout), kept)
     report = _send(
         client,
         kept,
@@ -312,174 +301,6 @@ def write_lines(
     report.seconds = time.perf_counter() - started
     _raise_for_losses(report, "raise")
     return report
-
-
-_LINE = re.compile(
-    r"""((?:[^ \\]|\\.)+) ((?:"(?:[^"\\]|\\.)*"|[^ "\\]|\\.)+) (-?\d+)""", re.DOTALL
-)
-_SEQUENCE = re.compile(rf",{SEQUENCE_TAG}=(\d+)$")
-
-
-def _renumber(client: InfluxDB, layout: Layout, lines: list[str]) -> list[str]:
-    """Lines of one layout with their sequence tags made safe against the stored points."""
-    parts = [_LINE.fullmatch(line) for line in lines]
-    if any(p is None for p in parts):
-        bad = next(i for i, p in enumerate(parts) if p is None)
-        raise WriteError(
-            f"line {bad + 1} is not line protocol with a timestamp: {lines[bad][:80]!r}"
-        )
-    heads = [p.group(1) for p in parts]
-    sequence = np.array([int(m.group(1)) if (m := _SEQUENCE.search(h)) else 0 for h in heads])
-    keys = np.array([_SEQUENCE.sub("", h) for h in heads], dtype=object)
-    fields = np.array([p.group(2) for p in parts], dtype=object)
-    times = np.array([int(p.group(3)) for p in parts], dtype="int64")
-    try:
-        _check_layout(client, layout)
-        sequence = _number_against_stored(client, layout, keys, times, fields, sequence)
-    except ServerError as exc:
-        if exc.status is not None:
-            raise
-        logger.warning("could not read the stored points before writing: %s", exc)
-    return compose(keys, sequence, fields, times)
-
-
-def _check_layout(client: InfluxDB, layout: Layout) -> None:
-    """Refuse to write a layout into a measurement that holds the other one."""
-    measurement = quote_identifier(layout.measurement)
-    try:
-        tags = _keys(client.influxql(f"SHOW TAG KEYS FROM {measurement}"))
-        fields = _keys(client.influxql(f"SHOW FIELD KEYS FROM {measurement}"))
-    except ServerError as exc:
-        if "database not found" in exc.message:
-            return
-        raise
-
-    ids = {"user_id", "content_id"}
-    if ids & tags and ids & fields:
-        raise SchemaError(
-            f"database {client.database} holds events in both layouts already (user_id or "
-            "content_id both as tags and as fields): write into another database, since "
-            "writing either layout here would keep a second copy of events written again"
-        )
-    stored = "published" if ids & tags else "default" if ids & fields else None
-    wanted = "published" if ids & set(layout.tags) else "default"
-    if stored is not None and stored != wanted:
-        raise SchemaError(
-            f"database {client.database} already holds events in the {stored!r} layout: "
-            f"write with layout={stored!r} (--layout {stored}), or into another database. "
-            "Mixing the layouts would keep a second copy of every event written again"
-        )
-
-
-def _keys(results: list[dict]) -> set[str]:
-    return {row[0] for s in results[0].get("series", []) for row in s["values"]}
-
-
-def _number_against_stored(
-    client: InfluxDB,
-    layout: Layout,
-    keys: np.ndarray,
-    times: np.ndarray,
-    fields: np.ndarray,
-    sequence: np.ndarray,
-) -> np.ndarray:
-    """Sequence numbers that neither overwrite a stored event nor store one twice.
-
-    An event whose series key and time match a stored point with the same
-    fields is that point: it keeps its number. Any other event tied with
-    stored points takes the lowest number that none of them uses.
-    """
-    stored = _stored_points(client, layout, times)
-    if not len(stored):
-        return sequence
-
-    # The common case, an event stored before under the same number, is settled
-    # by one merge; only what is left is numbered one tie at a time.
-    new = pd.DataFrame({"key": keys, "time": times, "fields": fields, "seq": sequence})
-    new = new.reset_index(names="row")
-    same = new.merge(stored, on=["key", "time", "fields", "seq"])
-    open_new = new[~new["row"].isin(same["row"])]
-    claimed = (
-        stored.merge(
-            same[["key", "time", "seq"]], on=["key", "time", "seq"], how="left", indicator=True
-        )["_merge"]
-        .eq("both")
-        .to_numpy()
-    )
-    tied = open_new.merge(stored[["key", "time"]].drop_duplicates(), on=["key", "time"])
-    if not len(tied):
-        return sequence
-
-    relevant = stored.merge(tied[["key", "time"]].drop_duplicates(), on=["key", "time"])
-    relevant_claimed = stored[claimed].merge(
-        tied[["key", "time"]].drop_duplicates(), on=["key", "time"]
-    )
-    points = {k: g for k, g in relevant.groupby(["key", "time"])}
-    taken_by_same = {k: set(g["seq"]) for k, g in relevant_claimed.groupby(["key", "time"])}
-
-    numbered = sequence.copy()
-    for (key, time_), group in tied.sort_values("seq").groupby(["key", "time"], sort=False):
-        stored_here = points[(key, time_)]
-        used = set(stored_here["seq"])
-        reusable: dict[str, list[int]] = {}
-        for seq, text in zip(stored_here["seq"], stored_here["fields"], strict=True):
-            if seq not in taken_by_same.get((key, time_), ()):
-                reusable.setdefault(text, []).append(int(seq))
-        free = (n for n in itertools.count() if n not in used)
-        for row, text in zip(group["row"], group["fields"], strict=True):
-            numbered[row] = reusable[text].pop(0) if reusable.get(text) else next(free)
-    logger.info("%d events share a series and time with other stored points", len(tied))
-    return numbered
-
-
-def _stored_points(client: InfluxDB, layout: Layout, times: np.ndarray) -> pd.DataFrame:
-    """Key, time, sequence number and field text of the points stored at ``times``."""
-    from journeys.query import read_frame, select_clause
-
-    frames = []
-    for low, high in _time_ranges(times):
-        statement = (
-            f"{select_clause()} FROM {quote_identifier(layout.measurement)} "
-            f"WHERE time >= {low} AND time <= {high}"
-        )
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", StoredTypeWarning)
-                frames.append(read_frame(client, statement, keep_sequence=True))
-        except ServerError as exc:
-            if "database not found" in exc.message:
-                return pd.DataFrame(columns=["key", "time", "seq", "fields"])
-            raise
-    stored = pd.concat(frames) if frames else pd.DataFrame()
-    if not len(stored):
-        return pd.DataFrame(columns=["key", "time", "seq", "fields"])
-
-    # A stored tag this writer would refuse can never equal one of its own tags.
-    fit = np.ones(len(stored), dtype=bool)
-    for tag in layout.tags:
-        fit &= (_tag_problems(stored[tag]) == "").to_numpy()
-    stored = stored[fit]
-    return pd.DataFrame(
-        {
-            "key": series_keys(stored, layout),
-            "time": stored.index.asi8,
-            "seq": stored[SEQUENCE_TAG].to_numpy(),
-            "fields": field_sets(stored, layout),
-        }
-    )
-
-
-def _time_ranges(times: np.ndarray, most: int = 50) -> list[tuple[int, int]]:
-    """At most ``most`` closed ranges covering ``times``, split at the widest gaps."""
-    unique = np.unique(times)
-    if len(unique) <= 1:
-        return [(int(unique[0]), int(unique[0]))] if len(unique) else []
-    gaps = np.diff(unique)
-    cuts = np.sort(np.argsort(gaps)[::-1][: most - 1])
-    cuts = cuts[gaps[cuts] > 0]
-    starts = np.concatenate([[0], cuts + 1])
-    stops = np.concatenate([cuts, [len(unique) - 1]])
-    return [(int(unique[a]), int(unique[b])) for a, b in zip(starts, stops, strict=True)]
 
 
 def _warn_cardinality(frame: pd.DataFrame, layout: Layout, series: int) -> None:
@@ -543,7 +364,7 @@ def _send(
             lost = _deliver(client, lines, start, stop, report)
         except _UndeliverableError as exc:
             remaining = batches[number:]
-            report.spool = _spool(client, lines, remaining, layout)
+            report.spool = write_spool(client.database, lines, remaining, layout)
             report.spooled = sum(b - a for a, b in remaining)
             report.unwritten = [int(positions[i]) for a, b in remaining for i in range(a, b)]
             report.failure = exc.failure
@@ -646,46 +467,6 @@ def _post(client: InfluxDB, body: bytes):
 
 def _database_missing(answer) -> bool:
     return answer is not None and answer.status_code == 404 and "database not found" in answer.text
-
-
-def _spool(
-    client: InfluxDB, lines: list[str], ranges: list[tuple[int, int]], layout: str | None
-) -> Path | None:
-    """Keep undeliverable lines in a file; its first line says where they belong."""
-    header = "# journeys spool: precision=ns"
-    if layout is not None:
-        header += f" layout={layout}"
-    header += f" database={json.dumps(client.database)}\n"
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    name = f"{stamp}-{os.getpid()}-{time.monotonic_ns()}.lp"
-    count = sum(b - a for a, b in ranges)
-
-    for folder in (spool_dir(), Path(tempfile.gettempdir()) / "journeys-spool"):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / name
-            with path.open("w", encoding="utf-8", newline="") as spool:
-                spool.write(header)
-                for start, stop in ranges:
-                    spool.write("\n".join(lines[start:stop]) + "\n")
-        except OSError as exc:
-            logger.error("could not keep the undelivered lines in %s: %s", folder, exc)
-            continue
-        logger.error("could not deliver %d lines; kept them in %s", count, path)
-        return path
-    return None
-
-
-def read_spool_header(text: str) -> dict[str, str]:
-    """What a spool file's first line says: ``database``, ``layout``, ``precision``."""
-    first = text.split("\n", 1)[0]
-    if not first.startswith("# journeys spool:"):
-        return {}
-    found = dict(re.findall(r"(precision|layout)=(\S+)", first))
-    database = re.search(r'database=("(?:[^"\\]|\\.)*")', first)
-    if database:
-        found["database"] = json.loads(database.group(1))
-    return found
 
 
 def _raise_for_losses(report: WriteReport, on_invalid: str) -> None:
