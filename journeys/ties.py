@@ -34,7 +34,7 @@ from journeys.schema import SEQUENCE_TAG, Layout
 if TYPE_CHECKING:
     from journeys.client import InfluxDB
 
-__all__ = ["check_layout", "number_against_stored", "renumber_lines"]
+__all__ = ["check_layout", "number_against_stored", "renumber_lines", "safe_sequence"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +58,31 @@ def renumber_lines(client: InfluxDB, layout: Layout, lines: list[str]) -> list[s
     keys = np.array([_SEQUENCE.sub("", h) for h in heads], dtype=object)
     fields = np.array([p.group(2) for p in parts], dtype=object)
     times = np.array([int(p.group(3)) for p in parts], dtype="int64")
+    sequence = safe_sequence(client, layout, keys, times, fields, sequence)
+    return compose(keys, sequence, fields, times)
+
+
+def safe_sequence(
+    client: InfluxDB,
+    layout: Layout,
+    keys: np.ndarray,
+    times: np.ndarray,
+    fields: np.ndarray,
+    sequence: np.ndarray,
+) -> np.ndarray:
+    """Check the layout, then number the events against the stored points.
+
+    When the server cannot be reached, the numbers within the frame are kept:
+    the write will then be spooled, and the replay numbers it again.
+    """
     try:
         check_layout(client, layout)
-        sequence = number_against_stored(client, layout, keys, times, fields, sequence)
+        return number_against_stored(client, layout, keys, times, fields, sequence)
     except ServerError as exc:
         if exc.status is not None:
             raise
         logger.warning("could not read the stored points before writing: %s", exc)
-    return compose(keys, sequence, fields, times)
+        return sequence
 
 
 def check_layout(client: InfluxDB, layout: Layout) -> None:

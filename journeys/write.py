@@ -42,7 +42,7 @@ from journeys.errors import (
 from journeys.lineprotocol import compose, field_sets, sequence_numbers, series_keys
 from journeys.schema import LAYOUTS, Layout, get_layout
 from journeys.spool import write_spool
-from journeys.ties import check_layout, number_against_stored, renumber_lines
+from journeys.ties import renumber_lines, safe_sequence
 from journeys.validate import _problems_frame, split_valid, validate
 
 if TYPE_CHECKING:
@@ -231,16 +231,7 @@ def write_events(
     series = _count_series(keys, sequence)
     _warn_cardinality(valid, layout, series)
     if check_stored and len(valid):
-        try:
-            check_layout(client, layout)
-            sequence = number_against_stored(client, layout, keys, times, fields, sequence)
-        except ServerError as exc:
-            if exc.status is not None:
-                raise
-            # Unreachable: the batches will be spooled below, numbered within the frame.
-            # Limitation: replaying such a spool can overwrite a stored event tied with
-            # one of its own; spooling the frame instead of its lines would fix that.
-            logger.warning("could not read the stored points before writing: %s", exc)
+        sequence = safe_sequence(client, layout, keys, times, fields, sequence)
 
     report = _send(
         client,
