@@ -26,11 +26,27 @@ from journeys.errors import JourneysError, JourneysWarning, WriteError
 logger = logging.getLogger(__name__)
 
 _URL_HELP = "InfluxDB address, e.g. http://127.0.0.1:8086 [env: INFLUXDB_URL]."
-_DATABASE_HELP = "Database to use [env: INFLUXDB_DATABASE; default: journeys]."
+_DATABASE_HELP = (
+    "Database to use [env: INFLUXDB_DATABASE; default: journeys; for the demo: journeys_demo]."
+)
 _TOKEN_HELP = "Token, or user:password for 1.x [env: INFLUXDB_TOKEN]."
 
 
 def _connection_options(command):
+    command = click.option(
+        "--retries",
+        type=click.IntRange(min=0),
+        default=3,
+        show_default=True,
+        help="Tries again after a failed request, with growing pauses.",
+    )(command)
+    command = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1),
+        default=30.0,
+        show_default=True,
+        help="Seconds to wait for each answer.",
+    )(command)
     command = click.option("--token", default=None, help=_TOKEN_HELP)(command)
     command = click.option("--database", "-d", default=None, help=_DATABASE_HELP)(command)
     return click.option("--url", default=None, help=_URL_HELP)(command)
@@ -46,6 +62,10 @@ def _clean_errors(command):
                 warnings.simplefilter("always", JourneysWarning)
                 warnings.showwarning = _show_warning
                 return command(*args, **kwargs)
+        except BrokenPipeError:
+            # The reader (head, less) has had enough: that is not an error.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return None
         except JourneysError as exc:
             raise click.ClickException(str(exc)) from exc
         except (ValueError, OSError) as exc:
@@ -63,7 +83,7 @@ def _show_warning(message, category, *args, **kwargs) -> None:
 @click.option("-v", "--verbose", count=True, help="Log more: -v for steps, -vv for payloads.")
 def main(verbose: int) -> None:
     """Simulate, store and analyse customer journeys in InfluxDB."""
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # Each retry is a warning to urllib3; the final error is enough unless asked.
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose > 1 else logging.ERROR)
@@ -135,6 +155,8 @@ def write(
     url,
     database,
     token,
+    timeout,
+    retries,
     layout,
     on_invalid,
     epoch_unit,
@@ -145,7 +167,8 @@ def write(
     """Write the events of FILE (.csv, .parquet, .jsonl) to InfluxDB.
 
     A .lp file of line protocol, such as a spool file kept after a failed
-    write, is sent as it is, to the database its first line names.
+    write, is sent to the database its first line names (unless --database
+    says otherwise), its tied events numbered again against the stored ones.
     """
     from journeys.client import InfluxDB
     from journeys.files import read_events
@@ -163,7 +186,7 @@ def write(
         header = read_spool_header(text)
         database = database or header.get("database")
 
-    with InfluxDB(url, database=database, token=token) as db:
+    with InfluxDB(url, database=database, token=token, timeout=timeout, retries=retries) as db:
         try:
             if file.suffix == ".lp":
                 report = db.write_lines(
@@ -188,6 +211,8 @@ def write(
             raise
     click.echo(f"database        {db.database}")
     click.echo(str(report))
+    if file.suffix == ".lp":
+        click.echo(f"All its events are stored now: {file} can be deleted.")
 
 
 @main.command()
@@ -209,7 +234,7 @@ def write(
     help="Save to this file (.csv, .parquet, .jsonl) instead of printing CSV.",
 )
 @_clean_errors
-def query(url, database, token, start, stop, event_types, where, output) -> None:
+def query(url, database, token, timeout, retries, start, stop, event_types, where, output) -> None:
     """Read events back from InfluxDB."""
     from journeys.client import InfluxDB
     from journeys.files import iso_times, save_events
@@ -221,18 +246,14 @@ def query(url, database, token, start, stop, event_types, where, output) -> None
             raise click.BadParameter(f"{condition!r} is not COLUMN=VALUE", param_hint="--where")
         filters.setdefault(name, []).append(value)
 
-    with InfluxDB(url, database=database, token=token) as db:
+    with InfluxDB(url, database=database, token=token, timeout=timeout, retries=retries) as db:
         events = db.query(start, stop, event_types=list(event_types) or None, where=filters)
 
     if output is None:
         table = events.reset_index()
         table["time"] = iso_times(events.index)
-        try:
-            table.to_csv(sys.stdout, index=False, lineterminator="\n")
-            sys.stdout.flush()
-        except BrokenPipeError:
-            # The reader (head, less) has had enough: that is not an error.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        table.to_csv(sys.stdout, index=False, lineterminator="\r\n")
+        sys.stdout.flush()
         return
     save_events(events, output)
     click.echo(f"{len(events):,} events saved to {output}")
@@ -263,7 +284,7 @@ def query(url, database, token, start, stop, event_types, where, output) -> None
     help="Folder for the PNG plots.",
 )
 @_clean_errors
-def demo(url, database, token, users, days, seed, out) -> None:
+def demo(url, database, token, timeout, retries, users, days, seed, out) -> None:
     """Generate, write, read back and analyse a month of journeys.
 
     Without --url (or INFLUXDB_URL) a throwaway InfluxDB is started and
@@ -276,6 +297,8 @@ def demo(url, database, token, users, days, seed, out) -> None:
         url=url,
         database=database,
         token=token,
+        timeout=timeout,
+        retries=retries,
         users=users,
         days=days,
         seed=seed,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.parse
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +76,7 @@ class InfluxDB:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 30.0,
-        retries: int = 5,
+        retries: int = 3,
     ):
         settings = Settings.resolve(
             url, database=database, token=token, username=username, password=password
@@ -85,8 +86,7 @@ class InfluxDB:
                 "no InfluxDB address: pass url=... (--url), set INFLUXDB_URL, or start a "
                 "throwaway server with `journeys server` (jy.LocalInfluxDB() in Python)"
             )
-        url = settings.url if "://" in settings.url else f"http://{settings.url}"
-        self.url = url.rstrip("/")
+        self.url = _normalise_url(settings.url)
         self.database = settings.database
         self.timeout = timeout
         self.session = _session(settings, retries)
@@ -255,6 +255,15 @@ def quote_string(value: str) -> str:
         )
     escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
     return "'" + escaped + "'"
+
+
+def _normalise_url(url: str) -> str:
+    """``http://`` when no scheme is given, InfluxDB's port 8086 when no port is."""
+    url = url if "://" in url else f"http://{url}"
+    parts = urllib.parse.urlsplit(url.rstrip("/"))
+    if parts.port is None:
+        parts = parts._replace(netloc=f"{parts.netloc}:8086")
+    return urllib.parse.urlunsplit(parts)
 
 
 def _session(settings: Settings, retries: int) -> requests.Session:

@@ -52,7 +52,12 @@ class DemoResult:
     plots: list[Path] = field(default_factory=list)
 
     def __str__(self) -> str:
-        same = "all equal" if self.generated == self.written == self.read else "NOT EQUAL"
+        same = "all equal"
+        if not self.generated == self.written == self.read:
+            same = (
+                "NOT EQUAL: the database held other events in this period already; "
+                "use a new one with --database"
+            )
         lag = self.rental_lag.iloc[0]
         lag_lines = [
             f"  rentals                  {int(lag['rentals']):>10,}",
@@ -90,6 +95,8 @@ def run_demo(
     url: str | None = None,
     database: str | None = None,
     token: str | None = None,
+    timeout: float = 30.0,
+    retries: int = 3,
     users: int = 3000,
     days: int = 30,
     start: str = "2024-05-01",
@@ -132,7 +139,13 @@ def run_demo(
         else:
             address = f"{settings.url}, database {settings.database}"
         db = stack.enter_context(
-            InfluxDB(settings.url, database=settings.database, token=settings.token)
+            InfluxDB(
+                settings.url,
+                database=settings.database,
+                token=settings.token,
+                timeout=timeout,
+                retries=retries,
+            )
         )
 
         say(f"writing {len(events):,} events")

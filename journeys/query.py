@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["build_query", "query_events", "read_frame", "to_timestamp"]
 
 _SCHEMA_NAMES = [c.name for c in COLUMNS]
+_AS_FLOAT = "__float"
 _INTERNAL = (SEQUENCE_TAG, NO_FIELDS_FIELD)
 
 
@@ -130,8 +131,8 @@ def _warn_foreign_types(client: InfluxDB, measurement: str) -> None:
     if foreign:
         warnings.warn(
             f"InfluxDB also holds {', '.join(foreign)} in measurement {measurement}, "
-            "written by another writer; those values are not read. See them with "
-            f"db.influxql('SELECT ... FROM {measurement}')",
+            "written by another writer: numbers that convert without loss are read, the "
+            f"other values are not. See them with db.influxql('SELECT ... FROM {measurement}')",
             StoredTypeWarning,
             stacklevel=4,
         )
@@ -208,11 +209,19 @@ def select_clause() -> str:
     answers a plain ``SELECT *`` over both shards with NA for every value of
     that field, in all shards. Points whose fields are all of a foreign type are
     not returned.
+
+    Between integers and floats InfluxDB converts instead, cutting 2.9 to 2. So
+    each integer field is also asked for as a float (``"x"::float AS "x__float"``),
+    and a value whose two forms differ is known to be a foreign float.
     """
-    kinds = {"string": "string", "float": "float", "integer": "integer"}
-    fields = [
-        f"{quote_identifier(c.name)}::{kinds[c.kind]}" for c in COLUMNS if c.name != "event_type"
-    ]
+    fields = []
+    for col in COLUMNS:
+        if col.name == "event_type":
+            continue
+        fields.append(f"{quote_identifier(col.name)}::{col.kind}")
+        if col.kind == "integer":
+            alias = quote_identifier(col.name + _AS_FLOAT)
+            fields.append(f"{quote_identifier(col.name)}::float AS {alias}")
     fields.append(f"{quote_identifier(NO_FIELDS_FIELD)}::boolean")
     return "SELECT *::tag, " + ", ".join(fields)
 
@@ -245,6 +254,22 @@ def _typed(
     return numbers
 
 
+def _without_foreign_floats(ints, as_floats: np.ndarray, col: Column):
+    """NA where InfluxDB converted a stored float to an integer and lost its fraction."""
+    floats = np.array([np.nan if v is None else float(v) for v in as_floats], dtype="float64")
+    whole = ints.to_numpy(dtype="float64", na_value=np.nan)
+    cut = ~np.isnan(whole) & ~np.isnan(floats) & (whole != floats)
+    if not cut.any():
+        return ints
+    warnings.warn(
+        f"InfluxDB holds {cut.sum():,} value(s) of column {col.name} as floats with a "
+        "fraction, written by another writer; they are read as NA rather than cut down",
+        StoredTypeWarning,
+        stacklevel=6,
+    )
+    return pd.array(pd.Series(ints).mask(cut), dtype=col.dtype)
+
+
 def _integers(raw: np.ndarray) -> tuple[pd.api.extensions.ExtensionArray, np.ndarray]:
     """Exact Int64 values of a JSON column, and where values were not integers."""
     # Kept out of float64, which would round values beyond 2**53.
@@ -273,6 +298,10 @@ def _to_frame(
             data[col.name] = pd.array([pd.NA] * len(rows), dtype=col.dtype)
             continue
         data[col.name] = _typed(values[:, by_name[col.name]], col, times)
+        if col.name + _AS_FLOAT in by_name:
+            data[col.name] = _without_foreign_floats(
+                data[col.name], values[:, by_name[col.name + _AS_FLOAT]], col
+            )
 
     # A tag and a field of the same name (events written in both layouts) come back
     # as "user_id" and "user_id_1": each point has one of the two.
@@ -283,7 +312,7 @@ def _to_frame(
             data[col.name] = pd.array(
                 pd.Series(data[col.name]).fillna(pd.Series(other)), dtype=col.dtype
             )
-    twins = {f"{c.name}_1" for c in COLUMNS}
+    twins = {f"{c.name}_1" for c in COLUMNS} | {c.name + _AS_FLOAT for c in COLUMNS}
     for name in names:
         if name not in data and name != "time" and name not in _INTERNAL and name not in twins:
             data[name] = values[:, by_name[name]]

@@ -56,7 +56,7 @@ def write_spool(
         except OSError as exc:
             logger.error("could not keep the undelivered lines in %s: %s", folder, exc)
             continue
-        logger.error("could not deliver %d lines; kept them in %s", count, path)
+        logger.warning("could not deliver %d lines; kept them in %s", count, path)
         return path
     return None
 

@@ -81,7 +81,7 @@ def safe_sequence(
     except ServerError as exc:
         if exc.status is not None:
             raise
-        logger.warning("could not read the stored points before writing: %s", exc)
+        logger.info("could not read the stored points before writing: %s", exc)
         return sequence
 
 

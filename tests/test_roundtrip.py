@@ -599,3 +599,20 @@ def test_when_the_spool_folder_cannot_be_made_another_is_used(tmp_path, monkeypa
     assert caught.value.spool is not None
     assert caught.value.spool.parent.name == "journeys-spool"
     caught.value.spool.unlink()
+
+
+def test_floats_another_writer_stored_in_integer_fields_are_not_cut_down(db):
+    db.write_lines(
+        ["events,event_type=x rental_popularity=2.9,rental_duration=3.0,scroll_depth=50i 1"]
+    )
+
+    with pytest.warns(jy.StoredTypeWarning) as warned:
+        back = db.query()
+
+    messages = " ".join(str(w.message) for w in warned)
+    assert "rental_popularity as floats with a fraction" in messages
+    assert "also holds rental_duration as float" in messages
+
+    assert back["rental_popularity"].isna().tolist() == [True]
+    assert back["rental_duration"].tolist() == [3]
+    assert back["scroll_depth"].tolist() == [50.0]
