@@ -256,7 +256,7 @@ def _typed(
 
 def _without_foreign_floats(ints, as_floats: np.ndarray, col: Column):
     """NA where InfluxDB converted a stored float to an integer and lost its fraction."""
-    floats = np.array([np.nan if v is None else float(v) for v in as_floats], dtype="float64")
+    floats = np.array(as_floats, dtype="float64")  # None becomes NaN
     whole = ints.to_numpy(dtype="float64", na_value=np.nan)
     cut = ~np.isnan(whole) & ~np.isnan(floats) & (whole != floats)
     if not cut.any():
