@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -324,7 +325,11 @@ def server(database: str, influxd: str | None) -> None:
         click.echo("Press Ctrl-C to stop it (its data is deleted).")
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         with contextlib.suppress(KeyboardInterrupt):
-            signal.pause()
+            while local.running:
+                time.sleep(1)
+            raise click.ClickException(
+                "influxd ended by itself; its last output:\n" + local.last_output()
+            )
     click.echo("stopped")
 
 

@@ -225,6 +225,10 @@ class LocalInfluxDB:
         if answer.status_code != 200 or "error" in answer.text:
             raise LocalServerError(f"could not create database {self.database}: {answer.text}")
 
+    def last_output(self) -> str:
+        """The end of what influxd printed, to tell why it stopped."""
+        return self._read_log()
+
     def _read_log(self) -> str:
         if self.root is None or not (self.root / "influxd.log").exists():
             return ""

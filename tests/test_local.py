@@ -117,3 +117,22 @@ def test_server_command_serves_until_interrupted(influx_server, tmp_path):
     assert command.returncode == 0
     assert rest.strip().endswith("stopped")
     assert _influxd_started_in(tmp_path) == []
+
+
+def test_server_command_ends_with_an_error_when_influxd_dies(influx_server, tmp_path):
+    command = subprocess.Popen(
+        [sys.executable, "-m", "journeys.cli", "server"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    command.stdout.readline()
+    (pid,) = _influxd_started_in(tmp_path)
+
+    os.kill(pid, signal.SIGKILL)
+    _, errors = command.communicate(timeout=60)
+
+    assert command.returncode == 1
+    assert "influxd ended by itself" in errors
+    assert list(tmp_path.glob("journeys-influxd-*")) == []
