@@ -90,6 +90,8 @@ class InfluxDB:
         self.database = settings.database
         self.timeout = timeout
         self.session = _session(settings, retries)
+        # One attempt per call: the writer decides itself when to try a batch again.
+        self._write_session = _session(settings, 0)
         #: The throwaway server this connection started, if any (see connect_or_start).
         self.local = None
 
@@ -102,6 +104,7 @@ class InfluxDB:
     def close(self) -> None:
         """Close the HTTP session, and stop the throwaway server this connection started."""
         self.session.close()
+        self._write_session.close()
         if self.local is not None:
             self.local.stop()
 
@@ -117,6 +120,44 @@ class InfluxDB:
         kwargs.setdefault("timeout", self.timeout)
         try:
             return self.session.request(method, f"{self.url}{path}", **kwargs)
+        except requests.RequestException as exc:
+            raise ServerError(f"could not reach InfluxDB at {self.url}: {_reason(exc)}") from exc
+
+    def post_lines(self, body: bytes, *, content_encoding: str | None = None) -> requests.Response:
+        """Post one body of line protocol (nanosecond times) to the database, once.
+
+        This is the one place that knows the server's write endpoint; the
+        writer (:mod:`journeys.write`) batches, retries and spools around it.
+
+        Parameters
+        ----------
+        body : bytes
+            Lines of line protocol, already encoded (and compressed when
+            ``content_encoding`` says so).
+        content_encoding : {None, "gzip"}
+            How ``body`` is compressed.
+
+        Returns
+        -------
+        requests.Response
+            The answer, whatever its status.
+
+        Raises
+        ------
+        ServerError
+            When no answer came (no connection, a timeout).
+        """
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if content_encoding:
+            headers["Content-Encoding"] = content_encoding
+        try:
+            return self._write_session.post(
+                f"{self.url}/write",
+                params={"db": self.database, "precision": "ns"},
+                data=body,
+                headers=headers,
+                timeout=self.timeout,
+            )
         except requests.RequestException as exc:
             raise ServerError(f"could not reach InfluxDB at {self.url}: {_reason(exc)}") from exc
 
