@@ -155,9 +155,32 @@ def run_in_place(name: str) -> float:
 def _run_and_save(notebook: nbformat.NotebookNode, name: str) -> float:
     seconds = execute(notebook)
     check_outputs(notebook, name)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = _joined_streams(cell.outputs)
     nbformat.validator.normalize(notebook)
     nbformat.write(notebook, HERE / f"{name}.ipynb")
     return seconds
+
+
+def _joined_streams(outputs: list) -> list:
+    """The outputs, with each run of text to one stream joined into one output.
+
+    The kernel may send one print in several pieces; Jupyter shows them as one.
+    """
+    joined: list = []
+    for output in outputs:
+        last = joined[-1] if joined else None
+        if (
+            output.output_type == "stream"
+            and last is not None
+            and last.output_type == "stream"
+            and last.name == output.name
+        ):
+            last.text += output.text
+        else:
+            joined.append(output)
+    return joined
 
 
 def main(argv: list[str] | None = None) -> int:
