@@ -36,6 +36,7 @@ from journeys.lineprotocol import to_lines
 from journeys.local import LocalInfluxDB
 from journeys.plots import plot_funnel, plot_rental_lag, plot_scroll_depth
 from journeys.schema import COLUMNS, EVENT_TYPES, LAYOUTS, Column, Layout, dtypes, get_layout
+from journeys.servers import Server, detect_server
 from journeys.validate import split_valid, validate
 from journeys.write import WriteReport, estimate_series
 
@@ -55,6 +56,7 @@ __all__ = [
     "LocalInfluxDB",
     "LocalServerError",
     "SchemaError",
+    "Server",
     "ServerError",
     "SkippedRowsWarning",
     "StoredTypeWarning",
@@ -65,6 +67,7 @@ __all__ = [
     "as_generator",
     "connect",
     "connect_or_start",
+    "detect_server",
     "dtypes",
     "estimate_series",
     "funnel",
