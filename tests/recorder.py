@@ -21,7 +21,7 @@ PINGS = {
     "v1": (204, {"X-Influxdb-Version": "1.8.10", "X-Influxdb-Build": "OSS"}, b""),
     "v1-enterprise": (
         204,
-        {"X-Influxdb-Version": "1.11.3-c1.11.3", "X-Influxdb-Build": "ENT"},
+        {"X-Influxdb-Version": "1.11.8", "X-Influxdb-Build": "ENT"},
         b"",
     ),
     "v2": (204, {"X-Influxdb-Version": "v2.7.11", "X-Influxdb-Build": "OSS"}, b""),

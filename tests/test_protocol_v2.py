@@ -81,60 +81,6 @@ PARTIAL = {
 }
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "headers", "message"),
-    [
-        (422, PARTIAL, {}, PARTIAL["message"]),
-        (
-            400,
-            {"code": "invalid", "message": "unable to parse 'events value=': missing field value"},
-            {},
-            "unable to parse 'events value=': missing field value",
-        ),
-        (
-            401,
-            {"code": "unauthorized", "message": "unauthorized access"},
-            {},
-            "unauthorized access",
-        ),
-        (
-            404,
-            {"code": "not found", "message": 'bucket "clicks" not found'},
-            {},
-            'bucket "clicks" not found',
-        ),
-        (
-            413,
-            {
-                "code": "request too large",
-                "message": "unable to read data: points batch is too large",
-            },
-            {},
-            "unable to read data: points batch is too large",
-        ),
-        (
-            429,
-            {"code": "too many requests", "message": "write limit reached"},
-            {"Retry-After": "30"},
-            "write limit reached",
-        ),
-    ],
-)
-def test_v2_protocol_only_error_answers_come_back_once_whole(v2, status, body, headers, message):
-    """Each refusal is returned as it came (status, headers, JSON body), after one attempt."""
-    v2.answer("POST", "/api/v2/write", status, body, headers=headers)
-
-    with connect(v2, retries=3) as db:
-        answer = db.post_lines(b"events value=1i 1\n")
-
-    assert answer.status_code == status
-    assert answer.json() == body
-    assert error_text(answer) == message
-    for name, value in headers.items():
-        assert answer.headers[name.lower()] == value
-    assert len(v2.sent("POST", "/api/v2/write")) == 1
-
-
 def test_v2_protocol_only_writer_import_reads_json_message(v2):
     """The name write.py imports reads the message out of a 2.x JSON error body."""
     from journeys.client import _error_text
