@@ -70,7 +70,14 @@ if TYPE_CHECKING:
     from journeys.v2 import V2
     from journeys.write import WriteReport
 
-__all__ = ["InfluxDB", "connect", "connect_or_start", "error_text"]
+__all__ = [
+    "REFUSED_STATUSES",
+    "InfluxDB",
+    "connect",
+    "connect_or_start",
+    "database_missing",
+    "error_text",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -606,6 +613,24 @@ def error_text(answer: requests.Response) -> str:
 
 #: The name the writer imports; the same function as :func:`error_text`.
 _error_text = error_text
+
+#: Statuses with which a server refuses lines it understood: a type conflict, a line it
+#: cannot parse (400 on every generation; 422 for type conflicts on 2.x and Cloud, and for
+#: schema limits on 3.x). Sending the other lines again on their own can store them.
+REFUSED_STATUSES = (400, 422)
+
+
+def database_missing(answer: requests.Response | None) -> bool:
+    """Whether an answer says the database (the bucket on 2.x and Cloud) does not exist.
+
+    1.x says ``{"error": "database not found: \"x\""}``, 2.x
+    ``{"code": "not found", "message": "bucket \"x\" not found"}``, 3.x
+    ``{"error": "database not found: x"}``, all with status 404.
+    """
+    if answer is None or answer.status_code != 404:
+        return False
+    text = error_text(answer).lower()
+    return "database not found" in text or ("bucket" in text and "not found" in text)
 
 
 def _auth_hint(answer: requests.Response) -> str:

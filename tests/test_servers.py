@@ -16,7 +16,7 @@ from helpers import stored
 from recorder import PINGS, Recorder
 
 import journeys as jy
-from journeys.client import _normalise_url, _shown, error_text
+from journeys.client import _normalise_url, _shown, database_missing, error_text
 from journeys.config import Settings
 
 TOKEN = "tok-3n-s3cr3t"
@@ -347,3 +347,25 @@ def test_protocol_only_refusals_of_each_generation_come_back_once_whole(
     for name, value in headers.items():
         assert answer.headers[name] == value
     assert len(server.sent("POST", path)) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "missing"),
+    [
+        (404, b'{"error":"database not found: \\"clicks\\""}', True),
+        (404, b'{"code":"not found","message":"bucket \\"clicks\\" not found"}', True),
+        (404, b'{"error":"Database not found: clicks","data":null}', True),
+        (404, b"404 page not found", False),
+        (400, b'{"error":"database not found: x"}', False),
+    ],
+)
+def test_database_missing_in_each_generations_words(status, body, missing):
+    assert database_missing(_answer(status, body)) is missing
+    assert database_missing(None) is False
+
+
+def test_real_1x_missing_database_is_recognised(influx_server):
+    with jy.connect(influx_server.url, database="test_never_created") as db:
+        answer = db.post_lines(b"events value=1i 1\n")
+
+    assert database_missing(answer)
