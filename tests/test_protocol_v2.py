@@ -295,6 +295,7 @@ def test_v2_protocol_only_token_never_in_logs_or_repr(v2, caplog):
         "POST", "/api/v2/write", 401, {"code": "unauthorized", "message": "unauthorized access"}
     )
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")
 
     with connect(v2) as db:
         answer = db.post_lines(b"events value=1i 1\n")
@@ -308,4 +309,5 @@ def test_v2_protocol_only_token_never_in_logs_or_repr(v2, caplog):
 
     assert "INFLUXDB_TOKEN" in shown[-1]
     assert all(TOKEN not in text for text in shown)
+    assert "POST /api/v2/write" in caplog.text
     assert TOKEN not in caplog.text

@@ -205,6 +205,7 @@ def test_real_1x_partial_write_message_is_read(db):
 def test_real_1x_token_is_never_logged(influx_server, caplog):
     """A connection with a token to a 1.x without auth works, and logs no token."""
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")
     name = "test_token_log"
 
     with jy.connect(influx_server.url, database=name, token=TOKEN) as db:
