@@ -26,6 +26,7 @@ import logging
 import requests
 import urllib3
 from influxdb_client import InfluxDBClient, WriteService
+from influxdb_client.client._base import LOGGERS_NAMES
 from influxdb_client.rest import ApiException
 from requests.structures import CaseInsensitiveDict
 
@@ -65,6 +66,11 @@ class V2:
         self.url = url
         self._write_url = f"{_shown(url)}/api/v2/write"
         self._org = org
+
+        # influxdb-client sets the levels of urllib3's logger and its own when made; a
+        # notebook's logging set-up stays as it was.
+        names = ("urllib3", *LOGGERS_NAMES)
+        levels = {name: logging.getLogger(name).level for name in names}
         self._client = InfluxDBClient(
             url=url,
             token=token,
@@ -75,6 +81,8 @@ class V2:
             enable_gzip=False,
             retries=False,
         )
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
     def close(self) -> None:
         """Close influxdb-client's connections (and sign out, after a sign-in)."""

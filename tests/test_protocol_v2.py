@@ -311,3 +311,16 @@ def test_v2_protocol_only_token_never_in_logs_or_repr(v2, caplog):
     assert all(TOKEN not in text for text in shown)
     assert "POST /api/v2/write" in caplog.text
     assert TOKEN not in caplog.text
+
+
+def test_v2_protocol_only_logging_levels_are_left_alone(v2):
+    """Making influxdb-client's client leaves the level of urllib3's logger as it was."""
+    urllib3_logger = logging.getLogger("urllib3")
+    before = urllib3_logger.level
+    urllib3_logger.setLevel(logging.INFO)
+    try:
+        with connect(v2) as db:
+            db.post_lines(b"events value=1i 1\n")
+            assert urllib3_logger.level == logging.INFO
+    finally:
+        urllib3_logger.setLevel(before)
