@@ -195,18 +195,17 @@ class InfluxDB:
         """
         refusal = self._detect()
         if refusal is not None:
-            detail = error_text(refusal)
-            raise ServerError(
-                f"the ping of {_shown(self.url)} was refused: {detail}{_auth_hint(refusal)}",
-                status=refusal.status_code,
-                detail=detail,
-            )
+            raise self._refused_ping(refusal)
         return self._server
 
-    def _detect(self) -> requests.Response | None:
-        """Ask ``/ping`` what answers, unless known; its answer when it refused, else None."""
+    def _detect(self, *, once: bool = False) -> requests.Response | None:
+        """Ask ``/ping`` what answers, unless known; its answer when it refused, else None.
+
+        ``once`` pings without retries, for :meth:`post_lines`, around which the
+        writer does its own.
+        """
         if self._server is None:
-            answer = self.request("GET", "/ping")
+            answer = self._ping(self._write_session if once else self.session)
             if answer.status_code not in (200, 204):
                 return answer
             server = detect_server(answer.headers, answer.content)
@@ -255,7 +254,7 @@ class InfluxDB:
         ServerError
             When no answer came (no connection, a timeout).
         """
-        refusal = self._detect()
+        refusal = self._detect(once=True)
         if refusal is not None:
             return refusal
         server = self._server
@@ -291,9 +290,31 @@ class InfluxDB:
             raise _unreachable(self.url, _reason(exc)) from exc
 
     def ping(self) -> str:
-        """Check that the server answers; return its version (``unknown`` when it does not say)."""
-        self._server = None
-        return self.server.version or "unknown"
+        """Check that the server answers; return its version (``unknown`` when it does not say).
+
+        Raises
+        ------
+        ServerError
+            When it does not answer, or refuses the ping.
+        """
+        answer = self._ping(self.session)
+        if answer.status_code not in (200, 204):
+            raise self._refused_ping(answer)
+        return detect_server(answer.headers, answer.content).version or "unknown"
+
+    def _refused_ping(self, answer: requests.Response) -> ServerError:
+        detail = error_text(answer)
+        return ServerError(
+            f"the ping of {_shown(self.url)} was refused: {detail}{_auth_hint(answer)}",
+            status=answer.status_code,
+            detail=detail,
+        )
+
+    def _ping(self, session: requests.Session) -> requests.Response:
+        try:
+            return session.get(f"{self.url}/ping", timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise _unreachable(self.url, _reason(exc)) from exc
 
     def create_database(self) -> None:
         """Create the database (the bucket on 2.x and Cloud) if it does not exist yet.

@@ -370,3 +370,22 @@ def test_real_1x_missing_database_is_recognised(influx_server):
         answer = db.post_lines(b"events value=1i 1\n")
 
     assert database_missing(answer)
+
+
+def test_protocol_only_ping_before_a_write_is_tried_once():
+    """Protocol only: a busy server's 503 to /ping is the write's answer, after one ping,
+    since the writer does its own retries around post_lines."""
+    with Recorder(ping=None) as server:
+        server.answer("GET", "/ping", 503, b"busy", headers={"Retry-After": "1"})
+        with jy.connect(server.url, retries=3) as db:
+            answer = db.post_lines(b"events value=1i 1\n")
+
+    assert (answer.status_code, answer.text) == (503, "busy")
+    assert len(server.sent("GET", "/ping")) == 1
+    assert server.sent("POST") == []
+
+
+def test_protocol_only_ping_names_the_version_and_keeps_a_forced_api():
+    with Recorder("v2") as server, jy.connect(server.url, api="v1") as db:
+        assert db.ping() == "2.7.11"
+        assert db.server == jy.Server("v1")
