@@ -189,6 +189,7 @@ def _response(status, body, headers, reason, url: str) -> requests.Response:
     answer = requests.Response()
     answer.status_code = int(status)
     answer._content = _as_bytes(body)
+    answer._content_consumed = True
     answer.headers = CaseInsensitiveDict(dict(headers or {}))
     answer.reason = reason or ""
     answer.url = url

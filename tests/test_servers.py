@@ -345,6 +345,9 @@ def test_protocol_only_refusals_of_each_generation_come_back_once_whole(
 
     assert answer.status_code == status
     assert error_text(answer) == message
+    # Read as any requests answer is, whether requests or influxdb-client fetched it.
+    assert b"".join(answer.iter_content(7)) == answer.content
+    answer.close()
     for name, value in headers.items():
         assert answer.headers[name] == value
     assert len(server.sent("POST", path)) == 1
