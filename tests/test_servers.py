@@ -98,20 +98,21 @@ def test_settings_come_from_influxdb_client_variables(monkeypatch):
         "lab",
         "v2",
     )
-    db = jy.connect()
-    assert db.url == "https://eu-central-1-1.aws.cloud2.influxdata.com"
-    assert db.server == jy.Server("v2")
-    assert db.org == "shop"
+    with jy.connect() as db:
+        assert db.url == "https://eu-central-1-1.aws.cloud2.influxdata.com"
+        assert db.server == jy.Server("v2")
+        assert db.org == "shop"
 
 
 def test_credentials_never_in_reprs_or_messages():
     """Neither a token nor a password shows in the repr of settings or connection."""
     settings = Settings(url="http://h:8086", token=TOKEN, username="ann", password="pw-s3cr3t")
-    db = jy.connect("http://ann:pw-s3cr3t@127.0.0.1:1", token=TOKEN, password="pw-s3cr3t")
+    url = "http://ann:pw-s3cr3t@127.0.0.1:1"
 
-    shown = [repr(settings), repr(db)]
-    with pytest.raises(jy.ServerError) as caught:
-        db.influxql("SHOW DATABASES")
+    with jy.connect(url, token=TOKEN, password="pw-s3cr3t", retries=0) as db:
+        shown = [repr(settings), repr(db)]
+        with pytest.raises(jy.ServerError) as caught:
+            db.influxql("SHOW DATABASES")
     shown.append(str(caught.value))
 
     assert "ann" in repr(settings)
