@@ -262,6 +262,20 @@ def query(url, database, token, timeout, retries, start, stop, event_types, wher
 
 @main.command()
 @_connection_options
+@_clean_errors
+def ping(url, database, token, timeout, retries) -> None:
+    """Say which InfluxDB answers, and the API journeys speaks with it."""
+    from journeys.client import InfluxDB
+
+    with InfluxDB(url, database=database, token=token, timeout=timeout, retries=retries) as db:
+        server = db.server
+    click.echo(f"server          {server}")
+    click.echo(f"api             {server.generation}")
+    click.echo(f"database        {db.database}")
+
+
+@main.command()
+@_connection_options
 @click.option(
     "--users",
     type=click.IntRange(min=1),

@@ -393,3 +393,31 @@ def test_protocol_only_ping_names_the_version_and_keeps_a_forced_api():
     with Recorder("v2") as server, jy.connect(server.url, api="v1") as db:
         assert db.ping() == "2.7.11"
         assert db.server == jy.Server("v1")
+
+
+def test_journeys_ping_names_the_real_1x(influx_server):
+    from click.testing import CliRunner
+
+    from journeys.cli import main
+
+    result = CliRunner().invoke(main, ["ping", "--url", influx_server.url, "-d", "x"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("server          InfluxDB 1.")
+    assert lines[1:] == ["api             v1", "database        x"]
+
+
+def test_journeys_ping_of_a_refusing_3x_is_one_line_error():
+    """Protocol only: a 3.x that wants a token gives a one-line error saying so."""
+    from click.testing import CliRunner
+
+    from journeys.cli import main
+
+    with Recorder(ping=None) as server:
+        server.answer("GET", "/ping", 401, b"")
+        result = CliRunner().invoke(main, ["ping", "--url", server.url, "--retries", "0"])
+
+    assert result.exit_code == 1
+    assert "InfluxDB answered 401" in result.output
+    assert "token=" in result.output
