@@ -98,13 +98,26 @@ class V2:
 
     @property
     def org(self) -> str:
-        """The organisation written to: the one given, or the token's only one."""
+        """The organisation written to: the one given, or the token's only one.
+
+        Raises
+        ------
+        ServerError
+            When the server does not answer, or refuses to list organisations.
+        JourneysError
+            When the token sees several organisations, or none.
+        """
+        try:
+            return self._find_org()
+        except ApiException as exc:
+            raise _server_error("could not list the organisations of the token", exc) from exc
+
+    def _find_org(self) -> str:
+        """:attr:`org`, letting a refusal of the server through as influxdb-client raised it."""
         if self._org:
             return self._org
         try:
             orgs = self._client.organizations_api().find_organizations()
-        except ApiException as exc:
-            raise _server_error("could not list the organisations of the token", exc) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _unreachable(self.url, str(exc)) from exc
         if len(orgs) != 1:
@@ -122,6 +135,9 @@ class V2:
     ) -> requests.Response:
         """Post one body of line protocol to ``bucket`` once; the answer whatever its status.
 
+        When the organisation must be looked up first and the server refuses
+        that (a token without read access to it), that refusal is the answer.
+
         Raises
         ------
         ServerError
@@ -130,7 +146,7 @@ class V2:
         options = {"content_encoding": content_encoding} if content_encoding else {}
         try:
             raw = WriteService(self._client.api_client).post_write(
-                org=self.org,
+                org=self._find_org(),
                 bucket=bucket,
                 body=body,
                 precision="ns",

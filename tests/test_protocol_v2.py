@@ -324,3 +324,20 @@ def test_v2_protocol_only_logging_levels_are_left_alone(v2):
             assert urllib3_logger.level == logging.INFO
     finally:
         urllib3_logger.setLevel(before)
+
+
+def test_v2_protocol_only_refused_org_lookup_is_the_answer_of_the_write(v2):
+    """A token that may not list organisations: the write gets that 401 back, unsent;
+    Flux, which needs the organisation too, a ServerError saying so."""
+    v2.answer("GET", "/api/v2/orgs", 401, UNAUTHORIZED)
+
+    with connect(v2, org=None) as db:
+        answer = db.post_lines(b"events value=1i 1\n")
+        with pytest.raises(jy.ServerError) as caught:
+            db.flux('from(bucket: "clicks")', output="csv")
+
+    assert answer.status_code == 401
+    assert error_text(answer) == "unauthorized access"
+    assert v2.sent("POST", "/api/v2/write") == []
+    assert caught.value.status == 401
+    assert "could not list the organisations" in str(caught.value)
