@@ -64,7 +64,8 @@ class Server:
 
     def __str__(self) -> str:
         if self.cloud:
-            return f"InfluxDB Cloud ({self.build}{', ' + self.version if self.version else ''})"
+            said = [part for part in (self.build, self.version) if part not in ("", "Cloud")]
+            return "InfluxDB Cloud" + (f" ({', '.join(said)})" if said else "")
         if not self.version and not self.build:
             return f"InfluxDB (assumed {self.generation} API)"
         return f"InfluxDB {self.version or '?'} {self.build}".rstrip()

@@ -70,7 +70,8 @@ def test_server_is_frozen_and_says_what_it_is():
     with pytest.raises(AttributeError):
         server.generation = "v1"
     assert server.cloud
-    assert str(server) == "InfluxDB Cloud (Cloud)"
+    assert str(server) == "InfluxDB Cloud"
+    assert str(jy.Server("v2", "", "cloud2")) == "InfluxDB Cloud (cloud2)"
     assert str(jy.Server("v1", "1.8.10", "OSS")) == "InfluxDB 1.8.10 OSS"
 
 
