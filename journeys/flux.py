@@ -64,6 +64,9 @@ def run_flux(client: InfluxDB, query: str, *, params: dict | None = None, output
             f"{', '.join(map(repr, FLUX_OUTPUTS))}"
         )
     server = client.server
+    # Limitation: InfluxDB 1.8 runs Flux too when its flux-enabled setting is on; sending
+    # the script there (to /api/v2/query, with "database/retention" as the bucket) would
+    # let 1.8 users run it instead of being refused.
     if server.generation != "v2":
         raise JourneysError(
             f"{server} at {_shown(client.url)} does not run Flux, which only InfluxDB 2.x and "
