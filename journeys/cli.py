@@ -102,7 +102,7 @@ def main(verbose: int) -> None:
 @click.option("--users", type=int, default=None, help="Users to simulate [default: 2000].")
 @click.option("--days", type=int, default=None, help="Length of the period [default: 30].")
 @click.option("--start", default=None, help="First day, UTC [default: 2024-05-01].")
-@click.option("--catalog-size", type=int, default=None, help="Movies [default: 1000].")
+@click.option("--catalog-size", type=int, default=None, help="Movies [default: 2000].")
 @click.option("--seed", default=None, type=int, help="Seed; the same seed gives the same file.")
 @click.option(
     "--chunk-users",

@@ -39,10 +39,13 @@ Views
     rounded *up* to whole seconds (at least 1 s): the ``view`` event's time is
     exactly the rental's time plus that many seconds, so its
     ``time_lag_from_transaction`` equals ``(view_ns - rental_ns) // 10**9`` with
-    no remainder. Views after the period's end are not emitted. A user rents a
-    movie at most once in the period (a later rental of it is dropped and
-    counted in ``truth.rentals_refused``), so each view is the first after
-    exactly one rental, the one ``jy.rental_lag`` pairs it with.
+    no remainder. Views after the period's end are not emitted. When the chain
+    comes back to ``transaction`` on a page whose movie it rented already, no
+    event is made (the chain goes on; the truth models this). A user rents a
+    movie at most once in the period: a rental of a movie rented on an
+    earlier page is dropped and counted in ``truth.rentals_refused``. So each
+    view is the first after exactly one rental, the one ``jy.rental_lag``
+    pairs it with.
     Should a view fall on the very nanosecond of another event of its user,
     that other event moves 1 ns later, so a user's events strictly increase.
 
@@ -189,7 +192,7 @@ def generate(
     seed : None, int or numpy.random.Generator
         The same int gives the same frame.
     catalog_size : int
-        Number of movies in the catalog (500 by default).
+        Number of movies in the catalog (2000 by default).
     config : SimulationConfig, optional
         Every other setting; the keywords above override its fields.
     return_truth : bool
@@ -392,7 +395,10 @@ class _World:
         hours = np.array(list(config.duration_mix), dtype=np.int64)
         duration[is_rent] = hours[pick(rng, config.duration_mix, int(is_rent.sum()))]
 
-        kept = time < self.end_ns
+        # A session pushed past the user's churn (or the period) is not made;
+        # one running past the end of the period is cut there.
+        stop = np.minimum(people["churn_ns"], self.end_ns)
+        kept = (time < self.end_ns) & (begins < stop[session_user])[session]
         events = {
             "time": time[kept],
             "state": state[kept].astype(np.int64),
@@ -402,6 +408,7 @@ class _World:
             "depth": depth[kept],
             "duration": duration[kept],
             "session": session[kept],
+            "page": latest[kept],
             "lag": np.full(int(kept.sum()), -1, dtype=np.int64),
         }
         events, rentals, refused = self._rent_and_view(rng, events)
@@ -418,16 +425,25 @@ class _World:
         rent_time = events["time"][rent]
         view_time = rent_time + lag * _NS
 
+        # The chain's second transaction on one page is silent: the movie is
+        # rented already (the truth models that). Events come in session order,
+        # so the rentals of one page are neighbours.
+        page = events["page"][rent]
+        again = np.zeros(len(rent), dtype=bool)
+        again[1:] = page[1:] == page[:-1]
+
         # Limitation: a user rents a movie at most once in the period, so that
         # each view answers exactly one rental and one view exists per user and
         # movie; re-rentals after the view would need analyses that pair each
         # view with the latest rental before it.
         pair = events["user"][rent] * len(self.catalog.ids) + events["content"][rent]
         order = np.lexsort((rent_time, pair))
+        order = order[~again[order]]
         first = np.ones(len(order), dtype=bool)
         first[1:] = pair[order][1:] != pair[order][:-1]
         made = np.zeros(len(rent), dtype=bool)
         made[order[first]] = True
+        refused = len(order) - int(first.sum())
 
         keep = np.ones(len(events["time"]), dtype=bool)
         keep[rent[~made]] = False
@@ -441,6 +457,7 @@ class _World:
         views["depth"][:] = np.nan
         views["duration"][:] = -1
         views["session"][:] = -1
+        views["page"][:] = -1
         views["lag"] = lag[seen]
         rentals = {
             "user": events["user"][rent],
@@ -451,7 +468,7 @@ class _World:
             "will_view": will_view,
         }
         merged = {name: np.concatenate([events[name][keep], views[name]]) for name in events}
-        return merged, rentals, int((~made).sum())
+        return merged, rentals, refused
 
     def frame(self, blocks):
         """The events frame of ``blocks``: every column of the schema, sorted by time."""

@@ -22,8 +22,8 @@ Times
     gap, plus 1 ns, so a user's events strictly increase. :func:`lay_out`
     then pushes each session to start at least ``min_session_gap_minutes``
     after the previous session's last event, whenever the drawn start is
-    earlier; sessions never overlap. A session pushed past the end of the
-    period is dropped, one running past it is cut there.
+    earlier; sessions never overlap. A session pushed past the user's churn or
+    the end of the period is dropped, one running past the end is cut there.
 """
 
 from __future__ import annotations

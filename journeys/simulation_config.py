@@ -249,8 +249,8 @@ class SimulationConfig:
     users: int = 2000
     start: str = "2024-05-01"
     days: int = 30
-    catalog_size: int = 1000
-    zipf_exponent: float = 0.9
+    catalog_size: int = 2000
+    zipf_exponent: float = 0.8
     historic_rentals_per_movie: float = 100.0
     price_mix: dict[float, float] = field(
         default_factory=lambda: {2.99: 0.3, 3.99: 0.35, 4.99: 0.25, 19.99: 0.1}
@@ -394,6 +394,10 @@ def _check(config: SimulationConfig) -> None:
     """Raise ConfigError naming the first field of ``config`` that is not valid."""
     for name, least in (("users", 0), ("days", 1), ("catalog_size", 1), ("max_session_events", 1)):
         _integer(name, getattr(config, name), least)
+    if config.users > 10**9:
+        raise ConfigError(
+            f"users must be at most 1,000,000,000 (ids have room for that), got {config.users}."
+        )
     try:
         pd.Timestamp(config.start)
     except (TypeError, ValueError) as exc:

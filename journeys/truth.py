@@ -4,11 +4,12 @@
 
 What the model implies (from the config alone, exactly)
     :meth:`GroundTruth.session_funnel`, the chance that a session that reached
-    one step goes on to the next, from the Markov chain's hitting
-    probabilities (what ``jy.funnel(events, steps, by=<session column>)``
-    estimates); :meth:`GroundTruth.scroll_reach`, the share of pageviews read
-    to each depth (what ``jy.scroll_depth`` estimates), from the chain's number
-    of scrolls per pageview and the depth distribution; and
+    one step goes on to the next, from the Markov chain's first-entry
+    probabilities, with the chain's silent second transaction on a page (what
+    ``jy.funnel(events, steps, by=<session column>)`` estimates);
+    :meth:`GroundTruth.scroll_reach`, the share of pageviews read to each
+    depth (what ``jy.scroll_depth`` estimates), from the chain's number of
+    scrolls per pageview and the depth distribution; and
     :meth:`GroundTruth.rental_lag`, the lag from a rental to its first view
     (median, 90th percentile, share viewed within 24 and 48 hours), with
     :meth:`GroundTruth.lag_cdf` for comparing data cut by the period's end.
@@ -18,10 +19,11 @@ What happened (tables made by :func:`journeys.simulate`)
     event time, events), ``rentals`` (user, movie, rental time, first view
     time if seen in the period, lag in seconds) and ``catalog``.
 
-The model-implied numbers ignore two small effects of a finite period:
-sessions cut by its end, and rentals a user does not make because they rented
-that movie before in the period (see :mod:`journeys.generate`);
-``rentals_refused`` counts the latter.
+The model-implied numbers ignore two small effects: sessions cut by the end
+of the period, and rentals a user does not make because they rented that
+movie on an earlier page in the period (see :mod:`journeys.generate`);
+``rentals_refused`` counts the latter. Both vanish for a long period and a
+wide catalog; with the defaults the refused rentals are a few percent.
 """
 
 from __future__ import annotations
@@ -75,22 +77,35 @@ class GroundTruth:
         table["end"] = end
         return table
 
-    def hitting_probability(self, source: str, target: str) -> float:
-        """The chance that a session at event ``source`` later makes a ``target`` event."""
+    def _page_chain(self):
+        """The chain with a flag for "this page's movie is rented", as a matrix.
+
+        State ``s + n * f`` is event type ``s`` (of ``n``) with flag ``f``. A
+        pageview clears the flag; a transaction sets it. Slot ``(transaction,
+        0)`` is a visible rental and slot ``(transaction, 1)`` the silent
+        second transaction of a page (no event is made); both go on flagged.
+        """
         states = list(CHAIN_STATES)
+        n = len(states)
+        pv, tr = states.index("pageview"), states.index("transaction")
         q = self.transition_matrix()[states].to_numpy()
-        b = states.index(target)
-        rest = q.copy()
-        rest[:, b] = 0.0
-        hit = np.linalg.solve(np.eye(len(states)) - rest, q[:, b])
-        return float(hit[states.index(source)])
+        chain = np.zeros((2 * n, 2 * n))
+        for flag in (0, 1):
+            for s in range(n):
+                after = 1 if s == tr else flag
+                for t in range(n):
+                    target = pv if t == pv else t + n * after
+                    chain[s + n * flag, target] += q[s, t]
+        return chain
 
     def session_funnel(self, steps: Sequence[str] = _DEFAULT_STEPS) -> pd.DataFrame:
         """The funnel of one session, as the model implies it.
 
         ``steps`` starts with ``pageview`` (every session does), then event
         types of the chain, optionally ending in ``view``: the chance that a
-        rental is ever viewed, ignoring the end of the period.
+        rental is ever viewed, ignoring the end of the period. Each chance is
+        that of an event of the step after reaching the step before, as
+        :func:`journeys.funnel` counts them per session.
 
         Returns
         -------
@@ -102,20 +117,39 @@ class GroundTruth:
         steps = list(steps)
         if not steps or steps[0] != "pageview":
             raise ValueError(f"a session funnel starts with 'pageview', got {steps}.")
+        states = list(CHAIN_STATES)
+        n = len(states)
+        chain = self._page_chain()
+        at = np.zeros(2 * n)
+        at[states.index("pageview")] = 1.0
+
         chances = [1.0]
         for before, step in zip(steps, steps[1:], strict=False):
             if step == "view":
                 if before != "transaction":
                     raise ValueError(f"'view' must follow 'transaction' in steps, got {steps}.")
                 chances.append(self.config.view_probability)
-            elif before == "view":
+                continue
+            if before == "view":
                 raise ValueError(f"'view' must be the last step, got {steps}.")
-            elif step not in CHAIN_STATES:
+            if step not in CHAIN_STATES:
                 raise ValueError(f"{step!r} is not an event type of the chain {CHAIN_STATES}.")
-            elif step == before:
+            if step == before:
                 chances.append(1.0)
-            else:
-                chances.append(self.hitting_probability(before, step))
+                continue
+            # Where the chain first enters the step's visible states from where
+            # it is now: (I - Q')^-1 R, Q' the moves that avoid them.
+            k = states.index(step)
+            targets = [k] if step == "transaction" else [k, k + n]
+            avoid = chain.copy()
+            avoid[:, targets] = 0.0
+            entry = np.linalg.solve(np.eye(2 * n) - avoid, chain[:, targets])
+            reached = at @ entry
+            total = float(reached.sum())
+            chances.append(total)
+            at = np.zeros(2 * n)
+            if total > 0:
+                at[targets] = reached / total
         return pd.DataFrame(
             {"step": steps, "step_conversion": chances, "conversion": np.cumprod(chances)}
         )
