@@ -154,6 +154,22 @@ class GroundTruth:
             {"step": steps, "step_conversion": chances, "conversion": np.cumprod(chances)}
         )
 
+    def session_events(self) -> pd.Series:
+        """Expected events of each type in one session (the silent second rentals left out).
+
+        The expected visits of an absorbing chain from its start, the
+        pageview row of ``(I - Q) ** -1``; their sum is the mean session length.
+        """
+        states = list(CHAIN_STATES)
+        n = len(states)
+        chain = self._page_chain()
+        start = np.zeros(2 * n)
+        start[states.index("pageview")] = 1.0
+        visits = np.linalg.solve((np.eye(2 * n) - chain).T, start)
+        visible = visits[:n] + visits[n:]
+        visible[states.index("transaction")] = visits[states.index("transaction")]
+        return pd.Series(visible, index=states, name="events")
+
     def scrolls_per_pageview(self, x: float) -> float:
         """``E[x ** K]``, K being the number of scroll events a pageview gets."""
         states = list(CHAIN_STATES)
