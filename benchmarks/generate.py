@@ -52,10 +52,10 @@ def users_for(events: int, seed: int) -> int:
 
 def run_child(mode: str, users: int, seed: int) -> dict:
     """Run one measurement in this process and return its figures."""
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     if mode == "chunks":
         events = sessions = 0
-        for chunk in jy.generate_chunks(users=users, days=DAYS, seed=seed, chunk_users=50_000):
+        for chunk in jy.generate_chunks(users=users, days=DAYS, seed=seed, chunk_users=10_000):
             events += len(chunk)
     elif mode == "one-shot":
         frame, truth = jy.generate(users=users, days=DAYS, seed=seed, return_truth=True)
@@ -69,13 +69,15 @@ def run_child(mode: str, users: int, seed: int) -> dict:
         events, sessions = int(per_session.sum()), len(per_session)
     else:
         raise ValueError(mode)
-    took = time.perf_counter() - began
+    took, cpu = time.perf_counter() - began, time.process_time() - cpu
     figures = {
         "mode": mode,
         "users": users,
         "events": events,
         "seconds": took,
         "events_per_second": events / took if events else float("nan"),
+        "cpu_seconds": cpu,
+        "events_per_cpu_second": events / cpu if events else float("nan"),
         "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     if mode in ("one-shot", "reference"):
@@ -200,11 +202,11 @@ def main(argv=None) -> int:
             f"{r['mode']:<10} {r['users']:>9,} {r['events']:>11,} {r['seconds']:>8.2f} "
             f"{r['events_per_second']:>10,.0f} {r['peak_mib']:>9,.0f}"
         )
-    fastest = max(r["events_per_second"] for r in rows if r["mode"] in ("chunks", "one-shot"))
+    fastest = max(r["events_per_cpu_second"] for r in rows if r["mode"] in ("chunks", "one-shot"))
     reference = [r for r in rows if r["mode"] == "reference"]
     if reference:
-        ratio = fastest / reference[0]["events_per_second"]
-        print(f"vectorised / per-event loop: {ratio:.0f}x events per second")
+        ratio = fastest / reference[0]["events_per_cpu_second"]
+        print(f"vectorised / per-event loop: {ratio:.0f}x events per CPU second")
 
     checked = [r for r in rows if "sessions" in r]
     for r in checked:

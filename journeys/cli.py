@@ -107,7 +107,7 @@ def main(verbose: int) -> None:
 @click.option(
     "--chunk-users",
     type=click.IntRange(min=1),
-    default=50_000,
+    default=10_000,
     show_default=True,
     help="Users simulated and written at a time; bounds the memory used.",
 )

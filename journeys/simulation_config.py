@@ -39,6 +39,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
@@ -166,7 +167,8 @@ class SimulationConfig:
 
     Make one with keywords (``SimulationConfig(users=500, days=7)``), derive
     one with :meth:`replace`, or read one with :func:`load_config`. Every
-    value is checked when the config is made.
+    value is checked when the config is made; tables (dicts) are then stored
+    read-only and lists as tuples, so a config never changes.
 
     Attributes
     ----------
@@ -191,7 +193,7 @@ class SimulationConfig:
         Rental durations in hours and their shares among rentals.
     referral_mix, device_mix : dict of str to float
         Where users come from, and the device they use, with shares of users.
-    locations : dict of str to [population, time zone]
+    locations : dict of str to (population, time zone)
         Cities users live in, chosen in proportion to population; a user's
         daily rhythm follows the local time of the zone (IANA name).
     initial_user_share : float
@@ -299,6 +301,14 @@ class SimulationConfig:
 
     def __post_init__(self) -> None:
         _check(self)
+        # Tables are frozen too, so a checked config cannot be changed behind
+        # its back (and no two configs share a mutable default).
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _frozen(getattr(self, f.name)))
+
+    def __reduce__(self):
+        # Read-only tables do not pickle; plain data does, and reads back the same.
+        return (SimulationConfig.from_dict, (self.to_dict(),))
 
     def replace(self, **changes: Any) -> SimulationConfig:
         """A copy with the fields of ``changes`` changed, checked again."""
@@ -382,8 +392,16 @@ def _number_key(name, key, kind):
     return number
 
 
+def _frozen(value):
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
 def _plain(value):
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {(str(k) if not isinstance(k, str) else k): _plain(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
@@ -434,12 +452,12 @@ def _check(config: SimulationConfig) -> None:
             "scroll_zero_share + scroll_end_share must be at most 1, got "
             f"{config.scroll_zero_share} + {config.scroll_end_share}."
         )
-    if not isinstance(config.scroll_beta, tuple) or len(config.scroll_beta) != 2:
+    if not isinstance(config.scroll_beta, list | tuple) or len(config.scroll_beta) != 2:
         raise ConfigError(f"scroll_beta must be two numbers (a, b), got {config.scroll_beta!r}.")
     for i, value in enumerate(config.scroll_beta):
         _real(f"scroll_beta[{i}]", value, low=0.0, low_open=True)
 
-    if not isinstance(config.hourly_profile, tuple) or len(config.hourly_profile) != 24:
+    if not isinstance(config.hourly_profile, list | tuple) or len(config.hourly_profile) != 24:
         raise ConfigError(
             "hourly_profile must hold 24 numbers, one per local hour, got "
             f"{config.hourly_profile!r}."

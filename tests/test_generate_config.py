@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import pandas as pd
 import pytest
@@ -38,19 +39,21 @@ EXPECTED = {
     "price_mix": {1.99: 1, 5.99: 3},
     "duration_mix": {12: 1},
     "locations": {
-        "Chicago": [2746388, "America/Chicago"],
-        "San Diego": [1386932, "America/Los_Angeles"],
+        "Chicago": (2746388, "America/Chicago"),
+        "San Diego": (1386932, "America/Los_Angeles"),
     },
 }
 
 
-def test_the_defaults_are_valid_and_fresh():
-    first, second = jy.SimulationConfig(), jy.SimulationConfig()
+def test_a_config_cannot_be_changed_once_checked():
+    config = jy.SimulationConfig()
 
-    first.device_mix["tv"] = 0.9
-
-    assert second.device_mix["tv"] != 0.9
-    assert set(second.transitions) == set(jy.SimulationConfig().end_probability)
+    with pytest.raises(TypeError):
+        config.device_mix["tv"] = 0.9
+    with pytest.raises(TypeError):
+        config.transitions["scroll"]["scroll"] = 2.0
+    assert config.device_mix == jy.SimulationConfig().device_mix
+    assert set(config.transitions) == set(config.end_probability)
 
 
 @pytest.mark.parametrize("suffix", [".toml", ".json"])
@@ -82,10 +85,12 @@ def _toml_values():
     return tomllib.loads(TOML)
 
 
-def test_a_config_round_trips_through_plain_data():
-    config = jy.SimulationConfig(users=5, weekend_factor=2.0)
+def test_a_config_round_trips_through_plain_data_and_pickle():
+    config = jy.SimulationConfig(users=5, weekend_factor=2.0, scroll_beta=[2.0, 3.0])
 
     assert jy.SimulationConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert pickle.loads(pickle.dumps(config)) == config
+    assert config.scroll_beta == (2.0, 3.0)
 
 
 def test_the_file_settings_shape_the_events(tmp_path):
