@@ -195,13 +195,16 @@ def main(argv=None) -> int:
 
     print(f"journeys {jy.__version__}, {DAYS} days, seed {args.seed}")
     print(
-        f"{'mode':<10} {'users':>9} {'events':>11} {'seconds':>8} {'events/s':>10} {'peak MiB':>9}"
+        f"{'mode':<10} {'users':>9} {'events':>11} {'seconds':>8} {'events/s':>10} "
+        f"{'CPU s':>7} {'events/CPU s':>13} {'peak MiB':>9}"
     )
     for r in rows:
         print(
             f"{r['mode']:<10} {r['users']:>9,} {r['events']:>11,} {r['seconds']:>8.2f} "
-            f"{r['events_per_second']:>10,.0f} {r['peak_mib']:>9,.0f}"
+            f"{r['events_per_second']:>10,.0f} {r['cpu_seconds']:>7.2f} "
+            f"{r['events_per_cpu_second']:>13,.0f} {r['peak_mib']:>9,.0f}"
         )
+    print("(wall-clock figures depend on the load of the machine; CPU seconds less so)")
     fastest = max(r["events_per_cpu_second"] for r in rows if r["mode"] in ("chunks", "one-shot"))
     reference = [r for r in rows if r["mode"] == "reference"]
     if reference:

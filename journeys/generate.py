@@ -57,6 +57,11 @@ Reproducibility and chunks
     size: the chunks of :func:`generate_chunks`, concatenated and sorted by
     time (stably), are exactly the frame of :func:`generate` for the same
     settings and seed. Ties in time between users are ordered by user number.
+
+Where the code lives: :mod:`journeys.simulation` simulates a block of users,
+:mod:`journeys.event_frame` turns blocks into an events frame,
+:mod:`journeys.realised` into the tables of the truth, and
+:mod:`journeys.truth` computes what the model implies.
 """
 
 from __future__ import annotations

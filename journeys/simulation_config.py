@@ -32,6 +32,7 @@ file replaces the default table as a whole, except ``transitions`` and
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import math
 import numbers
@@ -300,6 +301,8 @@ class SimulationConfig:
     site: str = "https://example.com"
 
     def __post_init__(self) -> None:
+        if isinstance(self.start, datetime.date):
+            object.__setattr__(self, "start", pd.Timestamp(self.start).isoformat())
         _check(self)
         # Tables are frozen too, so a checked config cannot be changed behind
         # its back (and no two configs share a mutable default).

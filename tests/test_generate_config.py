@@ -222,3 +222,10 @@ def test_the_command_names_a_bad_config(tmp_path):
     assert result.exit_code == 1
     assert "transitions['scroll']['pageview'] must be at most 1" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_start_given_as_a_time_is_kept_as_iso_text():
+    config = jy.SimulationConfig(start=pd.Timestamp("2024-05-01T02:00", tz="Europe/Paris"))
+
+    assert config.start == "2024-05-01T02:00:00+02:00"
+    assert json.loads(json.dumps(config.to_dict()))["start"] == config.start
