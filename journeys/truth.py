@@ -19,11 +19,12 @@ What happened (tables made by :func:`journeys.simulate`)
     event time, events), ``rentals`` (user, movie, rental time, first view
     time if seen in the period, lag in seconds) and ``catalog``.
 
-The model-implied numbers ignore two small effects: sessions cut by the end
-of the period, and rentals a user does not make because they rented that
-movie on an earlier page in the period (see :mod:`journeys.generate`);
-``rentals_refused`` counts the latter. Both vanish for a long period and a
-wide catalog; with the defaults the refused rentals are a few percent.
+The model-implied numbers ignore three small effects: sessions cut by the
+end of the period or by ``max_session_events``, and rentals a user does not
+make because they rented that movie on an earlier page in the period (see
+:mod:`journeys.generate`); ``rentals_refused`` counts the latter. They vanish
+for a long period and a wide catalog; with the defaults the refused rentals
+are about 2% of the rentals.
 """
 
 from __future__ import annotations
