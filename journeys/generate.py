@@ -196,7 +196,9 @@ def generate_chunks(
     Each frame holds every event of its users and is sorted by time; the
     frames come in user order, so ``pd.concat(chunks).sort_index(kind="stable")``
     is exactly ``generate(...)`` with the same arguments. Memory stays about
-    that of one chunk, whatever the number of users.
+    that of one chunk, whatever the number of users. The truth the model
+    implies needs no events: ``jy.GroundTruth(config)``; the tables of what
+    happened come with :func:`simulate` only, which holds everything.
 
     Parameters
     ----------

@@ -78,9 +78,9 @@ class World:
         """How many blocks of users the simulation has."""
         return -(-self.config.users // BLOCK_USERS)
 
-    def block(self, index):
+    def block(self, index: int) -> dict:
         """Simulate the users of block ``index``: their events and what the truth needs."""
-        config, catalog = self.config, self.catalog
+        config = self.config
         rng = np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(1, index)))
         first = index * BLOCK_USERS
         count = min(BLOCK_USERS, config.users - first)
@@ -98,39 +98,9 @@ class World:
         session, state = walk_chain(rng, len(session_user), config)
         user = session_user[session]
 
-        # Gaps inside sessions, then sessions spaced apart.
-        first_event = np.ones(len(session), dtype=bool)
-        first_event[1:] = session[1:] != session[:-1]
-        gaps = np.floor(rng.exponential(size=len(session)) * people["mean_gap_s"][user] * _NS)
-        gaps = gaps.astype(np.int64) + 1
-        gaps[first_event] = 0
-        elapsed = np.cumsum(gaps)
-        heads = np.flatnonzero(first_event)
-        elapsed -= elapsed[heads][session]
-        tails = np.append(heads[1:], len(session)) - 1
-        min_gap = int(round(config.min_session_gap_minutes * 60 * _NS))
-        begins = lay_out(session_user, drawn, elapsed[tails], min_gap)
-        time = begins[session] + elapsed
-
-        # What each event concerns.
-        n = len(session)
-        is_pageview = state == PAGEVIEW
-        movie = np.zeros(n, dtype=np.int64)
-        chosen = np.searchsorted(catalog.cdf, rng.random(int(is_pageview.sum())), side="right")
-        movie[is_pageview] = np.minimum(chosen, len(catalog.ids) - 1)
-        latest = np.maximum.accumulate(np.where(is_pageview, np.arange(n), 0))
-        content = movie[latest]
-        detail = np.full(n, -1, dtype=np.int64)
-        for code, mix in ((INTERACTION, config.interaction_mix), (BUTTON, config.button_mix)):
-            where = state == code
-            detail[where] = pick(rng, mix, int(where.sum()))
-        depth = np.full(n, np.nan)
-        is_scroll = state == SCROLL
-        depth[is_scroll] = _scroll_depths(rng, config, int(is_scroll.sum()))
-        duration = np.full(n, -1, dtype=np.int64)
-        is_rent = state == TRANSACTION
-        hours = np.array(list(config.duration_mix), dtype=np.int64)
-        duration[is_rent] = hours[pick(rng, config.duration_mix, int(is_rent.sum()))]
+        gaps = people["mean_gap_s"][user]
+        begins, time = _times(rng, config, session_user, drawn, session, gaps)
+        content, latest, detail, depth, duration = self._details(rng, state)
 
         # A session pushed past the user's churn (or the period) is not made;
         # one running past the end of the period is cut there.
@@ -151,6 +121,32 @@ class World:
         events, rentals, refused = self._rent_and_view(rng, events)
         _untie(events)
         return {"people": people, "events": events, "rentals": rentals, "refused": refused}
+
+    def _details(self, rng, state):
+        """What each event concerns: its movie, its page, and the values of its type."""
+        config, catalog = self.config, self.catalog
+        n = len(state)
+        is_pageview = state == PAGEVIEW
+        movie = np.zeros(n, dtype=np.int64)
+        chosen = np.searchsorted(catalog.cdf, rng.random(int(is_pageview.sum())), side="right")
+        movie[is_pageview] = np.minimum(chosen, len(catalog.ids) - 1)
+        # Every event concerns the movie of its session's latest pageview
+        # (sessions start with one, so this never reaches into another session).
+        latest = np.maximum.accumulate(np.where(is_pageview, np.arange(n), 0))
+        content = movie[latest]
+
+        detail = np.full(n, -1, dtype=np.int64)
+        for code, mix in ((INTERACTION, config.interaction_mix), (BUTTON, config.button_mix)):
+            where = state == code
+            detail[where] = pick(rng, mix, int(where.sum()))
+        depth = np.full(n, np.nan)
+        is_scroll = state == SCROLL
+        depth[is_scroll] = _scroll_depths(rng, config, int(is_scroll.sum()))
+        duration = np.full(n, -1, dtype=np.int64)
+        is_rent = state == TRANSACTION
+        hours = np.array(list(config.duration_mix), dtype=np.int64)
+        duration[is_rent] = hours[pick(rng, config.duration_mix, int(is_rent.sum()))]
+        return content, latest, detail, depth, duration
 
     def _rent_and_view(self, rng, events):
         """Drop second rentals of a movie by a user, and add the first view of the others."""
@@ -206,6 +202,28 @@ class World:
         }
         merged = {name: np.concatenate([events[name][keep], views[name]]) for name in events}
         return merged, rentals, refused
+
+
+def _times(rng, config, session_user, drawn, session, mean_gap_s):
+    """Session starts spaced apart, and the time of every event.
+
+    The gap before each event of a session is exponential with its user's
+    mean (``mean_gap_s``, one per event), plus 1 ns; sessions are then laid out
+    at least ``min_session_gap_minutes`` apart (:func:`journeys.sessions.lay_out`).
+    """
+    first_event = np.ones(len(session), dtype=bool)
+    first_event[1:] = session[1:] != session[:-1]
+    gaps = np.floor(rng.exponential(size=len(session)) * mean_gap_s * _NS)
+    gaps = gaps.astype(np.int64) + 1
+    gaps[first_event] = 0
+    elapsed = np.cumsum(gaps)
+    heads = np.flatnonzero(first_event)
+    elapsed -= elapsed[heads][session]
+
+    tails = np.append(heads[1:], len(session)) - 1
+    min_gap = int(round(config.min_session_gap_minutes * 60 * _NS))
+    begins = lay_out(session_user, drawn, elapsed[tails], min_gap)
+    return begins, begins[session] + elapsed
 
 
 def _untie(events):
