@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -288,3 +290,22 @@ def test_return_truth_gives_what_simulate_gives():
     pd.testing.assert_frame_equal(events, again)
     pd.testing.assert_frame_equal(truth.rentals, same.rentals)
     assert truth.config == same.config
+
+
+def test_each_chunk_logs_one_info_line(caplog):
+    with caplog.at_level(logging.INFO, logger="journeys.generate"):
+        chunks = list(jy.generate_chunks(users=2500, days=1, seed=3, chunk_users=1000))
+
+    messages = [r.getMessage() for r in caplog.records if r.name == "journeys.generate"]
+    assert messages == [
+        f"chunk of users {first} to {last}: {len(chunk)} events"
+        for (first, last), chunk in zip(
+            [(0, 999), (1000, 1999), (2000, 2499)], chunks, strict=True
+        )
+    ]
+
+
+@pytest.mark.parametrize("chunk_users", [0, -5, 2.5, "many"])
+def test_bad_chunk_sizes_are_refused_at_once(chunk_users):
+    with pytest.raises(ValueError, match="chunk_users must be an int of at least 1"):
+        jy.generate_chunks(users=10, chunk_users=chunk_users)
