@@ -226,22 +226,36 @@ class GroundTruth:
             self.config.lag_sigma * math.sqrt(2) * _erfinv(2 * q - 1)
         )
 
-    def rental_lag(self) -> pd.DataFrame:
+    def rental_lag(self, *, seen_within_hours: float | None = None) -> pd.DataFrame:
         """The lag from rental to first view, as configured, in one row.
 
-        Columns as :func:`journeys.rental_lag_summary`, for a period long
-        enough that every rental that will be viewed is: ``never_viewed_share``,
-        ``median_lag_hours``, ``p90_lag_hours`` (of viewed rentals), and
-        ``viewed_within_24h_share`` and ``viewed_within_48h_share`` (of all rentals).
+        Parameters
+        ----------
+        seen_within_hours : float, optional
+            Count a view only when it comes within this many hours of its
+            rental, as in data whose rentals all happened at least that long
+            before the period's end. None for no limit.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of :func:`journeys.rental_lag_summary`:
+            ``never_viewed_share``, ``median_lag_hours`` and ``p90_lag_hours``
+            (of viewed rentals), ``viewed_within_24h_share``, and
+            ``viewed_within_48h_share`` too (of all rentals).
         """
         p = self.config.view_probability
+        limit = math.inf if seen_within_hours is None else float(seen_within_hours)
+        if not limit > 0:
+            raise ValueError(f"seen_within_hours must be above 0, got {seen_within_hours!r}.")
+        seen = 1.0 if math.isinf(limit) else self.lag_cdf(limit)
         return pd.DataFrame(
             {
-                "never_viewed_share": [1 - p],
-                "median_lag_hours": [self.lag_quantile(0.5)],
-                "p90_lag_hours": [self.lag_quantile(0.9)],
-                "viewed_within_24h_share": [p * self.lag_cdf(24)],
-                "viewed_within_48h_share": [p * self.lag_cdf(48)],
+                "never_viewed_share": [1 - p * seen],
+                "median_lag_hours": [self.lag_quantile(0.5 * seen)],
+                "p90_lag_hours": [self.lag_quantile(0.9 * seen)],
+                "viewed_within_24h_share": [p * self.lag_cdf(min(24, limit))],
+                "viewed_within_48h_share": [p * self.lag_cdf(min(48, limit))],
             }
         )
 

@@ -116,16 +116,19 @@ def test_never_viewed_and_median_lag_match_once_the_period_cut_is_allowed_for(si
     week = pd.Timedelta(days=7)
     config = truth.config
 
-    # Rentals at least a week before the end: a view is seen when it comes
-    # within the week, so the shares and the median are those of the lag cut
-    # at 168 hours.
+    # Rentals at least a week before the end could all be viewed within the
+    # week; counting only the views within it, the shares and the median are
+    # those of the lag cut at 168 hours.
     early = lags[lags["rental_time"] <= END - week]
+    early = early.assign(lag=early["lag"].where(early["lag"] <= week))
     summary = jy.rental_lag_summary(early).iloc[0]
-    seen = config.view_probability * truth.lag_cdf(168)
+    expected = truth.rental_lag(seen_within_hours=168).iloc[0]
     n = len(early)
+    seen = 1 - expected["never_viewed_share"]
+    assert seen == pytest.approx(config.view_probability * truth.lag_cdf(168))
     assert abs(summary["never_viewed_share"] - (1 - seen)) < share_tolerance(seen, n)
 
-    median = truth.lag_quantile(truth.lag_cdf(168) / 2)
+    median = expected["median_lag_hours"]
     viewed = int(summary["viewed"])
     z = (math.log(median) - math.log(config.lag_median_hours)) / config.lag_sigma
     density = math.exp(-z * z / 2) / (median * config.lag_sigma * math.sqrt(2 * math.pi))
@@ -144,6 +147,11 @@ def test_the_model_lag_is_the_configured_lognormal():
         0.85 * 0.5 * (1 + math.erf(math.log(24 / 5) / 0.8 / math.sqrt(2)))
     )
     assert row["never_viewed_share"] == pytest.approx(0.15)
+    cut = truth.rental_lag(seen_within_hours=12).iloc[0]
+    assert cut["viewed_within_48h_share"] == pytest.approx(0.85 * truth.lag_cdf(12))
+    assert truth.lag_cdf(cut["median_lag_hours"]) == pytest.approx(truth.lag_cdf(12) / 2)
+    with pytest.raises(ValueError, match="seen_within_hours must be above 0"):
+        truth.rental_lag(seen_within_hours=0)
 
 
 @pytest.mark.parametrize(
