@@ -18,6 +18,7 @@ from journeys.analysis import funnel, rental_lag, rental_lag_summary, scroll_dep
 from journeys.client import InfluxDB, connect, connect_or_start
 from journeys.errors import (
     CardinalityWarning,
+    ConfigError,
     JourneysError,
     JourneysWarning,
     LineProtocolError,
@@ -30,12 +31,15 @@ from journeys.errors import (
     ValidationError,
     WriteError,
 )
-from journeys.files import read_events, save_events
-from journeys.generate import as_generator, generate
+from journeys.files import read_events, save_event_chunks, save_events
+from journeys.generate import as_generator, generate, generate_chunks, simulate
 from journeys.lineprotocol import to_lines
 from journeys.local import LocalInfluxDB
 from journeys.plots import plot_funnel, plot_rental_lag, plot_scroll_depth
 from journeys.schema import COLUMNS, EVENT_TYPES, LAYOUTS, Column, Layout, dtypes, get_layout
+from journeys.servers import Server, detect_server
+from journeys.simulation_config import SimulationConfig, load_config
+from journeys.truth import GroundTruth
 from journeys.validate import split_valid, validate
 from journeys.write import WriteReport, estimate_series
 
@@ -47,6 +51,8 @@ __all__ = [
     "LAYOUTS",
     "CardinalityWarning",
     "Column",
+    "ConfigError",
+    "GroundTruth",
     "InfluxDB",
     "JourneysError",
     "JourneysWarning",
@@ -55,7 +61,9 @@ __all__ = [
     "LocalInfluxDB",
     "LocalServerError",
     "SchemaError",
+    "Server",
     "ServerError",
+    "SimulationConfig",
     "SkippedRowsWarning",
     "StoredTypeWarning",
     "TimeUnitWarning",
@@ -65,19 +73,24 @@ __all__ = [
     "as_generator",
     "connect",
     "connect_or_start",
+    "detect_server",
     "dtypes",
     "estimate_series",
     "funnel",
     "generate",
+    "generate_chunks",
     "get_layout",
+    "load_config",
     "plot_funnel",
     "plot_rental_lag",
     "plot_scroll_depth",
     "read_events",
     "rental_lag",
     "rental_lag_summary",
+    "save_event_chunks",
     "save_events",
     "scroll_depth",
+    "simulate",
     "split_valid",
     "to_lines",
     "validate",

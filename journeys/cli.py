@@ -92,21 +92,92 @@ def main(verbose: int) -> None:
 
 @main.command()
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--users", default=2000, show_default=True, help="Users to simulate.")
-@click.option("--days", default=30, show_default=True, help="Length of the period.")
-@click.option("--start", default="2024-05-01", show_default=True, help="First day (UTC).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Simulation settings from a .toml or .json file (see journeys.SimulationConfig).",
+)
+@click.option("--users", type=int, default=None, help="Users to simulate [default: 2000].")
+@click.option("--days", type=int, default=None, help="Length of the period [default: 30].")
+@click.option("--start", default=None, help="First day, UTC [default: 2024-05-01].")
+@click.option("--catalog-size", type=int, default=None, help="Movies [default: 2000].")
 @click.option("--seed", default=None, type=int, help="Seed; the same seed gives the same file.")
+@click.option(
+    "--chunk-users",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Users simulated and written at a time; bounds the memory used.",
+)
+@click.option(
+    "--truth",
+    "truth_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the ground truth the settings imply, as JSON.",
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="Show a progress bar [default: on a terminal]."
+)
 @_clean_errors
-def generate(output: Path, users: int, days: int, start: str, seed: int | None) -> None:
-    """Generate synthetic journeys into OUTPUT (.csv, .parquet or .jsonl)."""
-    from journeys.files import save_events
-    from journeys.generate import generate as make
+def generate(
+    output: Path,
+    config_file,
+    users,
+    days,
+    start,
+    catalog_size,
+    seed,
+    chunk_users,
+    truth_file,
+    progress,
+) -> None:
+    """Generate synthetic journeys into OUTPUT (.csv, .parquet or .jsonl).
 
-    events = make(users=users, days=days, start=start, seed=seed)
-    save_events(events, output)
-    click.echo(
-        f"{len(events):,} events from {events['user_id'].nunique():,} users written to {output}"
+    The events are simulated and written --chunk-users users at a time, each
+    chunk sorted by time, so the file can hold tens of millions of events.
+    Options given override the --config file.
+    """
+    from journeys.files import save_event_chunks
+    from journeys.generate import BLOCK_USERS, generate_chunks
+    from journeys.simulation_config import SimulationConfig, load_config
+    from journeys.truth import GroundTruth
+
+    config = load_config(config_file) if config_file else SimulationConfig()
+    chunks = generate_chunks(
+        users=users,
+        days=days,
+        start=start,
+        catalog_size=catalog_size,
+        seed=seed,
+        config=config,
+        chunk_users=chunk_users,
     )
+    per_chunk = -(-chunk_users // BLOCK_USERS) * BLOCK_USERS
+    total = -(-(users if users is not None else config.users) // per_chunk)
+    with _progress_bar(progress, total) as bar:
+        _, written = save_event_chunks(_counted(chunks, bar), output)
+    click.echo(f"{written:,} events written to {output}")
+    if truth_file is not None:
+        settings = {"users": users, "days": days, "start": start, "catalog_size": catalog_size}
+        used = config.replace(**{k: v for k, v in settings.items() if v is not None})
+        truth_file.write_text(GroundTruth(used).to_json(), encoding="utf-8")
+        click.echo(f"ground truth written to {truth_file}")
+
+
+def _progress_bar(progress, total):
+    from tqdm import tqdm
+
+    disable = None if progress is None else not progress
+    return tqdm(total=total, unit="chunk", desc="generating", disable=disable)
+
+
+def _counted(chunks, bar):
+    for chunk in chunks:
+        yield chunk
+        bar.update(1)
 
 
 @main.command()
@@ -258,6 +329,20 @@ def query(url, database, token, timeout, retries, start, stop, event_types, wher
         return
     save_events(events, output)
     click.echo(f"{len(events):,} events saved to {output}")
+
+
+@main.command()
+@_connection_options
+@_clean_errors
+def ping(url, database, token, timeout, retries) -> None:
+    """Say which InfluxDB answers, and the API journeys speaks with it."""
+    from journeys.client import InfluxDB
+
+    with InfluxDB(url, database=database, token=token, timeout=timeout, retries=retries) as db:
+        server = db.server
+    click.echo(f"server          {server}")
+    click.echo(f"api             {server.generation}")
+    click.echo(f"database        {db.database}")
 
 
 @main.command()

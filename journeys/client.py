@@ -1,16 +1,52 @@
-"""The connection to an InfluxDB server, through its v1 HTTP API.
+"""The connection to an InfluxDB server of any generation: 1.x, 2.x, 3.x or Cloud.
 
-:class:`InfluxDB` holds one kept-alive HTTP session with retries, and offers
+:class:`InfluxDB` holds kept-alive HTTP sessions with retries, and offers
 what a notebook needs: :meth:`~InfluxDB.write` a frame, :meth:`~InfluxDB.query`
-events back, and :meth:`~InfluxDB.influxql` for anything else.
+events back, :meth:`~InfluxDB.influxql` for anything else, and
+:meth:`~InfluxDB.flux` on servers that speak Flux.
 
-The v1 API (``/ping``, ``/write``, ``/query``) is what InfluxDB 1.x speaks and
-what 2.x and 3.x still serve for compatibility.
+Which server answers is asked once, on first need, from the headers of
+``/ping`` (see :mod:`journeys.servers`; ``api=`` forces it), and decides how
+lines are written (:meth:`~InfluxDB.post_lines`, the one place that knows)
+and databases made:
 
-# Limitation: only the v1 API is implemented. InfluxDB 2.x, 3.x and Cloud
-# answer it when a database/retention-policy mapping exists for the bucket;
-# writing through their native v2 API with influxdb-client would remove that
-# set-up step.
+==========================  ==========================================  ===========================
+generation                  writes                                      databases
+==========================  ==========================================  ===========================
+``v1``: InfluxDB 1.x        ``POST /write?db=&precision=ns``            ``CREATE DATABASE``
+``v2``: InfluxDB 2.x,       influxdb-client's ``WriteService``:         a bucket, by influxdb-
+every InfluxDB Cloud        ``POST /api/v2/write?org=&bucket=``         client's ``BucketsApi``
+                            ``&precision=ns``
+``v3``: InfluxDB 3 Core,    ``POST /api/v3/write_lp?db=``               ``POST /api/v3/configure/``
+Enterprise                  ``&precision=nanosecond&accept_partial=``   ``database``, else made by
+                            ``true`` (other 3.x: ``/api/v2/write``)     the first write
+==========================  ==========================================  ===========================
+
+InfluxDB 3 Core and Enterprise get their own ``/api/v3/write_lp`` rather than
+the ``/api/v2/write`` they also serve: it is their native write, it takes the
+unit of the times as ``precision=nanosecond`` (its default guesses the unit
+from the size of each time), and with ``accept_partial=true`` it stores the
+valid lines of a batch and lists each refused one with its number and reason.
+The other 3.x servers (Clustered, Dedicated) only take ``/api/v2/write``.
+
+Reading is InfluxQL over ``/query`` for all three: 2.x and Cloud map
+``db=`` to the bucket of that name, 3.x to the database.
+
+# Limitation: InfluxDB 2.x and Cloud answer InfluxQL only for buckets with a
+# database/retention-policy (DBRP) mapping. 2.x gives every bucket a virtual
+# one named after it; on Cloud, create one with `influx v1 dbrp create`.
+# Reading through Flux in journeys.query would remove that step.
+
+Credentials go as each generation expects them: a username and password (or
+a token ``user:password``) as HTTP basic authentication, which 1.x, the v1
+API of 2.x and 3.x (password as the token) all accept; any other token as
+``Authorization: Token ...`` to 1.8+, 2.x and Cloud, and as
+``Authorization: Bearer ...`` to 3.x. Tokens and passwords never appear in
+logs, ``repr`` or error messages.
+
+Error answers of 2.x (``{"code": ..., "message": ...}``) and 3.x
+(``{"error": ..., "data": [...]}``) are read by :func:`error_text`, so that
+the writer and :class:`journeys.ServerError` see the server's message.
 """
 
 from __future__ import annotations
@@ -28,11 +64,20 @@ from urllib3.util.retry import Retry
 
 from journeys.config import Settings
 from journeys.errors import JourneysError, ServerError
+from journeys.servers import Server, check_api, detect_server
 
 if TYPE_CHECKING:
+    from journeys.v2 import V2
     from journeys.write import WriteReport
 
-__all__ = ["InfluxDB", "connect", "connect_or_start"]
+__all__ = [
+    "REFUSED_STATUSES",
+    "InfluxDB",
+    "connect",
+    "connect_or_start",
+    "database_missing",
+    "error_text",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +86,7 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
 class InfluxDB:
-    """A connection to one database of an InfluxDB server.
+    """A connection to one database (or bucket) of an InfluxDB server.
 
     Parameters
     ----------
@@ -49,9 +94,16 @@ class InfluxDB:
         The server's address, e.g. ``http://127.0.0.1:8086``. Missing
         settings come from the environment, see :mod:`journeys.config`.
     database : str, optional
-        The database events are written to and read from (``journeys``).
+        The database events are written to and read from (``journeys``); the
+        bucket on InfluxDB 2.x and Cloud.
     token, username, password : str, optional
         Credentials; none are needed for a server without authentication.
+    org : str, optional
+        The organisation of the bucket on InfluxDB 2.x and Cloud; when not
+        given, the only one the token can see.
+    api : {None, "v1", "v2", "v3"}
+        The API to speak; by default the one of the generation the server's
+        ``/ping`` names (see :attr:`server`).
     timeout : float
         Seconds to wait for each answer.
     retries : int
@@ -63,6 +115,8 @@ class InfluxDB:
     --------
     >>> import journeys as jy
     >>> db = jy.connect("http://127.0.0.1:8086", database="journeys")  # doctest: +SKIP
+    >>> db.server                                                      # doctest: +SKIP
+    Server(generation='v1', version='1.6.7', build='OSS')
     >>> report = db.write(jy.generate(users=100, seed=1))  # doctest: +SKIP
     >>> events = db.query("2024-05-01", "2024-06-01")  # doctest: +SKIP
     """
@@ -73,13 +127,21 @@ class InfluxDB:
         *,
         database: str | None = None,
         token: str | None = None,
+        org: str | None = None,
         username: str | None = None,
         password: str | None = None,
+        api: str | None = None,
         timeout: float = 30.0,
         retries: int = 3,
     ):
         settings = Settings.resolve(
-            url, database=database, token=token, username=username, password=password
+            url,
+            database=database,
+            token=token,
+            org=org,
+            username=username,
+            password=password,
+            api=api,
         )
         if not settings.url:
             raise JourneysError(
@@ -88,10 +150,17 @@ class InfluxDB:
             )
         self.url = _normalise_url(settings.url)
         self.database = settings.database
+        self.org = settings.org
         self.timeout = timeout
+        self._settings = settings
+        forced = check_api(settings.api)
+        self._server = Server(forced) if forced else None
         self.session = _session(settings, retries)
         # One attempt per call: the writer decides itself when to try a batch again.
         self._write_session = _session(settings, 0)
+        self._v2: V2 | None = None
+        if self._server is not None:
+            self._authorize(self._server)
         #: The throwaway server this connection started, if any (see connect_or_start).
         self.local = None
 
@@ -102,14 +171,48 @@ class InfluxDB:
         self.close()
 
     def close(self) -> None:
-        """Close the HTTP session, and stop the throwaway server this connection started."""
+        """Close the HTTP sessions, and stop the throwaway server this connection started."""
         self.session.close()
         self._write_session.close()
+        if self._v2 is not None:
+            self._v2.close()
         if self.local is not None:
             self.local.stop()
 
     def __repr__(self) -> str:
-        return f"<InfluxDB {self.url} database={self.database!r}>"
+        server = f" {self._server}" if self._server is not None else ""
+        return f"<InfluxDB {_shown(self.url)} database={self.database!r}{server}>"
+
+    @property
+    def server(self) -> Server:
+        """What answers at :attr:`url`: generation, version and build, asked once of ``/ping``.
+
+        Raises
+        ------
+        ServerError
+            When the server does not answer, or refuses the ping (InfluxDB 3
+            asks for a token even there).
+        """
+        refusal = self._detect()
+        if refusal is not None:
+            raise self._refused_ping(refusal)
+        return self._server
+
+    def _detect(self, *, once: bool = False) -> requests.Response | None:
+        """Ask ``/ping`` what answers, unless known; its answer when it refused, else None.
+
+        ``once`` pings without retries, for :meth:`post_lines`, around which the
+        writer does its own.
+        """
+        if self._server is None:
+            answer = self._ping(self._write_session if once else self.session)
+            if answer.status_code not in (200, 204):
+                return answer
+            server = detect_server(answer.headers, answer.content)
+            self._authorize(server)
+            self._server = server
+            logger.info("%s answers at %s", server, _shown(self.url))
+        return None
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         """Send one HTTP request, retried as configured; raise on no answer.
@@ -121,13 +224,15 @@ class InfluxDB:
         try:
             return self.session.request(method, f"{self.url}{path}", **kwargs)
         except requests.RequestException as exc:
-            raise ServerError(f"could not reach InfluxDB at {self.url}: {_reason(exc)}") from exc
+            raise _unreachable(self.url, _reason(exc)) from exc
 
     def post_lines(self, body: bytes, *, content_encoding: str | None = None) -> requests.Response:
         """Post one body of line protocol (nanosecond times) to the database, once.
 
         This is the one place that knows the server's write endpoint; the
         writer (:mod:`journeys.write`) batches, retries and spools around it.
+        The endpoint is that of the server's generation (see the table at the
+        top of :mod:`journeys.client`), asked of ``/ping`` on the first call.
 
         Parameters
         ----------
@@ -135,47 +240,122 @@ class InfluxDB:
             Lines of line protocol, already encoded (and compressed when
             ``content_encoding`` says so).
         content_encoding : {None, "gzip"}
-            How ``body`` is compressed.
+            How ``body`` is compressed; sent on as ``Content-Encoding``.
 
         Returns
         -------
         requests.Response
-            The answer, whatever its status.
+            The answer, whatever its status; :func:`error_text` reads the
+            message of an error answer of any generation. When the ping
+            itself is refused (a missing or wrong token on 3.x), that refusal.
 
         Raises
         ------
         ServerError
             When no answer came (no connection, a timeout).
         """
+        refusal = self._detect(once=True)
+        if refusal is not None:
+            return refusal
+        server = self._server
+
+        if server.generation == "v2":
+            return self._v2_api().post_lines(
+                self.database, body, content_encoding=content_encoding
+            )
+        if server.generation == "v3" and server.build.lower() in ("core", "enterprise"):
+            path = "/api/v3/write_lp"
+            params = {"db": self.database, "precision": "nanosecond", "accept_partial": "true"}
+        elif server.generation == "v3":
+            path = "/api/v2/write"
+            params = {"bucket": self.database, "precision": "ns"}
+            if self.org:
+                params["org"] = self.org
+        else:
+            path = "/write"
+            params = {"db": self.database, "precision": "ns"}
+
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if content_encoding:
             headers["Content-Encoding"] = content_encoding
         try:
             return self._write_session.post(
-                f"{self.url}/write",
-                params={"db": self.database, "precision": "ns"},
+                f"{self.url}{path}",
+                params=params,
                 data=body,
                 headers=headers,
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
-            raise ServerError(f"could not reach InfluxDB at {self.url}: {_reason(exc)}") from exc
+            raise _unreachable(self.url, _reason(exc)) from exc
 
     def ping(self) -> str:
-        """Check that the server answers; return its version."""
-        answer = self.request("GET", "/ping")
+        """Check that the server answers; return its version (``unknown`` when it does not say).
+
+        Raises
+        ------
+        ServerError
+            When it does not answer, or refuses the ping.
+        """
+        answer = self._ping(self.session)
         if answer.status_code not in (200, 204):
-            raise ServerError("ping failed", status=answer.status_code, detail=answer.text)
-        return answer.headers.get("X-Influxdb-Version", "unknown")
+            raise self._refused_ping(answer)
+        return detect_server(answer.headers, answer.content).version or "unknown"
+
+    def _refused_ping(self, answer: requests.Response) -> ServerError:
+        detail = error_text(answer)
+        return ServerError(
+            f"the ping of {_shown(self.url)} was refused: {detail}{_auth_hint(answer)}",
+            status=answer.status_code,
+            detail=detail,
+        )
+
+    def _ping(self, session: requests.Session) -> requests.Response:
+        try:
+            return session.get(f"{self.url}/ping", timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise _unreachable(self.url, _reason(exc)) from exc
 
     def create_database(self) -> None:
-        """Create the database if it does not exist yet."""
-        self.influxql(f"CREATE DATABASE {quote_identifier(self.database)}", method="POST")
+        """Create the database (the bucket on 2.x and Cloud) if it does not exist yet.
+
+        Raises
+        ------
+        ServerError
+            When the server refuses, with what to do instead (a token that
+            may not create buckets, for one).
+        """
+        server = self.server
+        if server.generation == "v2":
+            self._v2_api().create_bucket(self.database)
+        elif server.generation == "v3":
+            self._create_v3_database()
+        else:
+            self.influxql(f"CREATE DATABASE {quote_identifier(self.database)}", method="POST")
+
+    def _create_v3_database(self) -> None:
+        answer = self.request("POST", "/api/v3/configure/database", json={"db": self.database})
+        if answer.ok or answer.status_code == 409:
+            return
+        if answer.status_code in (404, 405):
+            # Clustered and Dedicated have no such endpoint; their first write makes it.
+            logger.info("%s makes database %s on the first write", self.server, self.database)
+            return
+        detail = error_text(answer)
+        raise ServerError(
+            f"could not create the database {self.database!r}: {detail}{_auth_hint(answer)}",
+            status=answer.status_code,
+            detail=detail,
+        )
 
     def influxql(
         self, statement: str, *, method: str = "GET", chunk_size: int = 0
     ) -> list[dict[str, Any]]:
         """Run InfluxQL and return its results, one dict per statement.
+
+        Every generation answers InfluxQL over ``/query``; InfluxDB 3 takes
+        one statement per call, and neither 2.x nor 3.x runs the statements
+        that manage databases (``CREATE DATABASE``): see :meth:`create_database`.
 
         Parameters
         ----------
@@ -207,17 +387,18 @@ class InfluxDB:
         else:
             answer = self.request("POST", "/query", data=form, stream=True)
         if answer.status_code != 200:
+            detail = error_text(answer)
             raise ServerError(
-                f"the query was refused: {_error_text(answer)}",
+                f"the query was refused: {detail}{_auth_hint(answer)}",
                 status=answer.status_code,
-                detail=_error_text(answer),
+                detail=detail,
             )
         logger.debug("InfluxQL: %s", statement)
         try:
             yield from self._results_of(answer)
         except requests.RequestException as exc:
             raise ServerError(
-                f"the answer of InfluxDB at {self.url} broke off: {_reason(exc)}"
+                f"the answer of InfluxDB at {_shown(self.url)} broke off: {_reason(exc)}"
             ) from exc
 
     def _results_of(self, answer: requests.Response) -> Iterator[dict[str, Any]]:
@@ -231,6 +412,12 @@ class InfluxDB:
                         f"the statement failed: {result['error']}", detail=result["error"]
                     )
                 yield result
+
+    def flux(self, query: str, *, params: dict | None = None, output: str = "frame"):
+        """Run a Flux query on InfluxDB 2.x or Cloud; see :func:`journeys.flux.run_flux`."""
+        from journeys.flux import run_flux
+
+        return run_flux(self, query, params=params, output=output)
 
     def write(self, frame: pd.DataFrame, **options) -> WriteReport:
         """Write an events frame; see :func:`journeys.write.write_events` for options."""
@@ -249,6 +436,38 @@ class InfluxDB:
         from journeys.query import query_events
 
         return query_events(self, start, stop, **options)
+
+    def _v2_api(self) -> V2:
+        """influxdb-client for this connection, made on first use (2.x and Cloud only)."""
+        if self._v2 is None:
+            from journeys.v2 import V2
+
+            settings = self._settings
+            token = settings.token
+            if token and ":" in token and not settings.username:
+                # A user:password token is a username and password for 2.x too.
+                username, _, password = token.partition(":")
+                token = None
+            else:
+                username, password = settings.username, settings.password
+            self._v2 = V2(
+                self.url,
+                token=token,
+                username=username,
+                password=password,
+                org=self.org,
+                timeout=self.timeout,
+            )
+        return self._v2
+
+    def _authorize(self, server: Server) -> None:
+        """Send a plain token the way ``server``'s generation documents it."""
+        token = self._settings.token
+        if self._settings.username or not token or ":" in token:
+            return
+        scheme = "Bearer" if server.generation == "v3" else "Token"
+        for session in (self.session, self._write_session):
+            session.headers["Authorization"] = f"{scheme} {token}"
 
 
 def connect(url: str | None = None, **options) -> InfluxDB:
@@ -299,12 +518,26 @@ def quote_string(value: str) -> str:
 
 
 def _normalise_url(url: str) -> str:
-    """``http://`` when no scheme is given, InfluxDB's port 8086 when no port is."""
+    """``http://`` when no scheme is given; InfluxDB's port 8086 when plain http names none."""
     url = url if "://" in url else f"http://{url}"
     parts = urllib.parse.urlsplit(url.rstrip("/"))
-    if parts.port is None:
+    # https without a port is a service behind TLS, such as InfluxDB Cloud, on 443.
+    if parts.port is None and parts.scheme == "http":
         parts = parts._replace(netloc=f"{parts.netloc}:8086")
     return urllib.parse.urlunsplit(parts)
+
+
+def _unreachable(url: str, reason: str) -> ServerError:
+    return ServerError(f"could not reach InfluxDB at {_shown(url)}: {reason}")
+
+
+def _shown(url: str) -> str:
+    """``url`` without a password written into it, for messages and logs."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def _session(settings: Settings, retries: int) -> requests.Session:
@@ -355,11 +588,81 @@ def _json_lines(answer: requests.Response) -> Iterator[bytes]:
         yield rest
 
 
-def _error_text(answer: requests.Response) -> str:
+def error_text(answer: requests.Response) -> str:
+    """The message of an error answer, whichever generation of InfluxDB gave it.
+
+    ====================  ===============================================================
+    generation            error body
+    ====================  ===============================================================
+    1.x                   ``{"error": "partial write: ... dropped=1"}``
+    2.x, Cloud            ``{"code": "invalid", "message": "partial write: ..."}``
+    3.x                   ``{"error": "partial write of line protocol occurred",``
+                          ``"data": [{"line_number": 2, "error_message": ...}, ...]}``,
+                          or plain text
+    ====================  ===============================================================
+
+    The lines 3.x lists are added as ``line N: reason`` (their numbers count
+    from 1 within the body). When the body says nothing, the status's reason.
+
+    Examples
+    --------
+    >>> answer = requests.Response()
+    >>> answer.status_code, answer._content = 422, b'{"code":"invalid","message":"no"}'
+    >>> error_text(answer)
+    'no'
+    """
+    text = answer.text.strip()
     try:
-        return answer.json().get("error", answer.text).strip()
+        body = json.loads(text)
     except ValueError:
-        return answer.text.strip() or answer.reason
+        return text or answer.reason or f"status {answer.status_code}"
+    if not isinstance(body, dict):
+        return text
+
+    message = body.get("message") or body.get("error") or text
+    if not isinstance(message, str):
+        message = json.dumps(message)
+    lines = body.get("data")
+    if isinstance(lines, list) and lines and all(isinstance(line, dict) for line in lines):
+        refused = [
+            f"line {line.get('line_number', '?')}: {line.get('error_message', line)}"
+            for line in lines
+        ]
+        message = f"{message}: " + "; ".join(refused)
+    return message.strip()
+
+
+#: The name the writer imports; the same function as :func:`error_text`.
+_error_text = error_text
+
+#: Statuses with which a server refuses lines it understood: a type conflict, a line it
+#: cannot parse (400 on every generation; 422 for type conflicts on 2.x and Cloud, and for
+#: schema limits on 3.x). Sending the other lines again on their own can store them.
+REFUSED_STATUSES = (400, 422)
+
+
+def database_missing(answer: requests.Response | None) -> bool:
+    """Whether an answer says the database (the bucket on 2.x and Cloud) does not exist.
+
+    1.x says ``{"error": "database not found: \"x\""}``, 2.x
+    ``{"code": "not found", "message": "bucket \"x\" not found"}``, 3.x
+    ``{"error": "database not found: x"}``, all with status 404.
+    """
+    if answer is None or answer.status_code != 404:
+        return False
+    text = error_text(answer).lower()
+    return "database not found" in text or ("bucket" in text and "not found" in text)
+
+
+def _auth_hint(answer: requests.Response) -> str:
+    """What to do when the server refused the credentials; empty otherwise."""
+    if answer.status_code not in (401, 403):
+        return ""
+    return (
+        ". The server wants other credentials: pass token=... (INFLUXDB_TOKEN), or "
+        "username=... and password=... (INFLUXDB_USERNAME, INFLUXDB_PASSWORD), that may "
+        "read and write this database"
+    )
 
 
 def _reason(exc: requests.RequestException) -> str:

@@ -13,21 +13,30 @@ database          ``INFLUXDB_DATABASE``,            ``journeys``
                   ``INFLUXDB_V2_BUCKET``
 token             ``INFLUXDB_TOKEN``,               none
                   ``INFLUXDB_V2_TOKEN``
+org               ``INFLUXDB_ORG``,                 the token's only
+                  ``INFLUXDB_V2_ORG``               organisation (2.x, Cloud)
 username          ``INFLUXDB_USERNAME``             none
 password          ``INFLUXDB_PASSWORD``             none
+api               ``INFLUXDB_API``                  detected from ``/ping``
 spool folder      ``JOURNEYS_SPOOL_DIR``            ``~/.cache/journeys/spool``
 ================  ================================  =========================
 
 The ``INFLUXDB_V2_*`` names are those of influxdb-client, so a machine set up
-for it works unchanged. A token of the form ``user:password`` is sent to a 1.x
-server as HTTP basic authentication; any other token as
-``Authorization: Token ...``, as InfluxDB 1.8 and later expect.
+for it works unchanged; ``database`` is the bucket of InfluxDB 2.x and Cloud,
+and ``org`` only matters there. ``api`` (``v1``, ``v2`` or ``v3``) forces the
+API instead of asking the server which generation it is.
+
+Credentials are sent as InfluxDB expects them (see :mod:`journeys.client`): a
+username and password, or a token of the form ``user:password``, as HTTP basic
+authentication; any other token as ``Authorization: Token ...`` (1.8 and later,
+2.x, Cloud) or ``Authorization: Bearer ...`` (3.x). Neither tokens nor
+passwords appear in the ``repr`` of these settings.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Settings", "spool_dir"]
@@ -38,8 +47,10 @@ _ENV = {
     "url": ("INFLUXDB_URL", "INFLUXDB_V2_URL"),
     "database": ("INFLUXDB_DATABASE", "INFLUXDB_V2_BUCKET"),
     "token": ("INFLUXDB_TOKEN", "INFLUXDB_V2_TOKEN"),
+    "org": ("INFLUXDB_ORG", "INFLUXDB_V2_ORG"),
     "username": ("INFLUXDB_USERNAME",),
     "password": ("INFLUXDB_PASSWORD",),
+    "api": ("INFLUXDB_API",),
 }
 
 
@@ -60,9 +71,11 @@ class Settings:
 
     url: str | None = None
     database: str = DEFAULT_DATABASE
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
+    org: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
+    api: str | None = None
 
     @classmethod
     def resolve(
@@ -71,16 +84,20 @@ class Settings:
         *,
         database: str | None = None,
         token: str | None = None,
+        org: str | None = None,
         username: str | None = None,
         password: str | None = None,
+        api: str | None = None,
     ) -> Settings:
         """Settings from the arguments given, the environment for the others."""
         return cls(
             url=url or _from_env("url"),
             database=database or _from_env("database") or DEFAULT_DATABASE,
             token=token or _from_env("token"),
+            org=org or _from_env("org"),
             username=username or _from_env("username"),
             password=password or _from_env("password"),
+            api=api or _from_env("api"),
         )
 
 

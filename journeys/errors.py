@@ -4,6 +4,7 @@ Every error the toolkit raises on purpose derives from :class:`JourneysError`,
 so a notebook can catch them all with one ``except`` clause::
 
     JourneysError
+    ├── ConfigError          a simulation setting is missing, unknown or out of range
     ├── SchemaError          a frame does not fit the events schema
     │   └── ValidationError  some rows hold values that cannot be stored
     ├── LineProtocolError    a value that line protocol cannot carry
@@ -22,6 +23,7 @@ from pathlib import Path
 
 __all__ = [
     "CardinalityWarning",
+    "ConfigError",
     "JourneysError",
     "JourneysWarning",
     "LineProtocolError",
@@ -38,6 +40,10 @@ __all__ = [
 
 class JourneysError(Exception):
     """Base class of every error journeys raises on purpose."""
+
+
+class ConfigError(JourneysError, ValueError):
+    """A simulation setting is unknown, missing or out of range; names the field or row."""
 
 
 class SchemaError(JourneysError, ValueError):

@@ -17,16 +17,19 @@ break inside a value is always quoted).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from journeys.errors import SchemaError
 from journeys.schema import COLUMNS
 from journeys.validate import validate
 
-__all__ = ["FORMATS", "read_events", "save_events"]
+__all__ = ["FORMATS", "read_events", "save_event_chunks", "save_events"]
 
 #: File extensions and the format they stand for.
 FORMATS = {
@@ -93,10 +96,58 @@ def save_events(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def _write_json_lines(table: pd.DataFrame, path: Path) -> None:
+def save_event_chunks(chunks: Iterable[pd.DataFrame], path: str | Path) -> tuple[Path, int]:
+    """Save events frames one after another to one file, holding one at a time.
+
+    For a stream such as :func:`journeys.generate_chunks`. The file is what
+    :func:`save_events` writes for the frames concatenated (one header for CSV;
+    a Parquet file with one row group per chunk), in the order given, so it is
+    sorted by time only when the chunks together are. The same chunks always
+    give the same bytes.
+
+    Returns
+    -------
+    (pathlib.Path, int)
+        The file and the number of events written.
+    """
+    path = Path(path)
+    kind = file_format(path)
+    written = 0
+    writer = None
+    try:
+        for number, frame in enumerate(chunks):
+            events = validate(frame)
+            table = events.reset_index()
+            written += len(table)
+            if kind == "parquet":
+                arrow = pa.Table.from_pandas(table, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, arrow.schema)
+                writer.write_table(arrow)
+                continue
+            table["time"] = iso_times(events.index)
+            if kind == "csv":
+                table.to_csv(
+                    path,
+                    index=False,
+                    lineterminator="\r\n",
+                    header=number == 0,
+                    mode="w" if number == 0 else "a",
+                )
+            else:
+                _write_json_lines(table, path, append=number > 0)
+        if written == 0 and writer is None:
+            save_events(validate(pd.DataFrame({"time": [], "event_type": []})), path)
+    finally:
+        if writer is not None:
+            writer.close()
+    return path, written
+
+
+def _write_json_lines(table: pd.DataFrame, path: Path, *, append: bool = False) -> None:
     names = list(table.columns)
     columns = [[None if v is pd.NA else v for v in table[n].tolist()] for n in names]
-    with path.open("w", encoding="utf-8", newline="\n") as out:
+    with path.open("a" if append else "w", encoding="utf-8", newline="\n") as out:
         for row in zip(*columns, strict=True):
             record = {n: v for n, v in zip(names, row, strict=True) if v is not None}
             out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")

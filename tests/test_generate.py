@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from journeys.generate import (
-    BUTTON_MIX,
-    DEVICE_MIX,
-    DURATION_MIX,
-    INTERACTION_MIX,
-    N_PLACES,
-    PRICE_MIX,
-    REFERRAL_MIX,
-    as_generator,
-    generate,
-)
+from journeys.generate import as_generator, generate
 from journeys.schema import COLUMNS, EVENT_TYPES, dtypes
+from journeys.simulation_config import SimulationConfig
+
+DEFAULTS = SimulationConfig()
 
 SEEDS = [0, 1, 7, 2024]
 START = pd.Timestamp("2024-05-01", tz="UTC")
@@ -134,12 +126,13 @@ def test_scroll_depth_is_a_percentage(events):
 def test_values_come_from_the_documented_mixes(events):
     rents = events[events["event_type"] == "transaction"]
 
-    assert set(events["interaction_type"].dropna()) <= set(INTERACTION_MIX)
-    assert set(events["button_clicked"].dropna()) <= set(BUTTON_MIX)
-    assert set(events["device_type"]) <= set(DEVICE_MIX)
-    assert set(events["referral_source"]) <= set(REFERRAL_MIX)
-    assert set(rents["purchase_value"]) <= set(PRICE_MIX)
-    assert set(rents["rental_duration"]) <= set(DURATION_MIX)
+    assert set(events["interaction_type"].dropna()) <= set(DEFAULTS.interaction_mix)
+    assert set(events["button_clicked"].dropna()) <= set(DEFAULTS.button_mix)
+    assert set(events["device_type"]) <= set(DEFAULTS.device_mix)
+    assert set(events["referral_source"]) <= set(DEFAULTS.referral_mix)
+    assert set(events["location"]) <= set(DEFAULTS.locations)
+    assert set(rents["purchase_value"]) <= set(DEFAULTS.price_mix)
+    assert set(rents["rental_duration"]) <= set(DEFAULTS.duration_mix)
     assert (rents["rental_popularity"] >= 1).all()
 
 
@@ -150,14 +143,14 @@ def test_a_user_keeps_their_place_referral_and_device(events):
 
 
 def test_user_ids_look_numeric(events):
-    assert events["user_id"].str.fullmatch(r"[1-9][0-9]{4,}").all()
+    assert events["user_id"].str.fullmatch(r"[1-9][0-9]{5,}").all()
 
 
-def test_places_are_few_and_unevenly_used(events):
+def test_places_follow_population(events):
     users = events.groupby("user_id")["location"].first()
     counts = users.value_counts()
 
-    assert len(counts) <= N_PLACES
+    assert len(counts) <= len(DEFAULTS.locations)
     assert counts.iloc[0] >= 4 * counts.iloc[-1]
 
 
@@ -248,15 +241,6 @@ def test_a_start_with_a_zone_is_converted_to_utc():
 
     assert events.index.min() >= pd.Timestamp("2024-05-01T00:00", tz="UTC")
     assert events.index.max() < pd.Timestamp("2024-05-02T00:00", tz="UTC")
-
-
-def test_generation_is_fast_at_the_documented_size():
-    began = time.perf_counter()
-    events = generate(users=3000, days=30, seed=11)
-    took = time.perf_counter() - began
-
-    assert took < 3.0
-    assert 100_000 <= len(events) <= 300_000
 
 
 def test_generation_logs_one_info_line(caplog):
