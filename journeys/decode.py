@@ -22,16 +22,25 @@ writer asks for the sequence numbers.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
+import msgpack
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import requests
 
-from journeys.errors import StoredTypeWarning
+from journeys.errors import ServerError, StoredTypeWarning
 from journeys.schema import COLUMNS, NO_FIELDS_FIELD, SEQUENCE_TAG, Column, column
 
-__all__ = ["AS_FLOAT", "ColumnBuilder", "empty_frame", "events_frame"]
+if TYPE_CHECKING:
+    from journeys.client import InfluxDB
+
+__all__ = ["AS_FLOAT", "MSGPACK", "ColumnBuilder", "empty_frame", "events_frame", "stream_results"]
+
+#: The answer format asked for: InfluxDB 1.4 and later send MessagePack when asked.
+MSGPACK = "application/x-msgpack"
 
 #: The suffix of the float form of an integer field (see journeys.query.select_clause).
 AS_FLOAT = "__float"
@@ -42,6 +51,53 @@ TWIN = "_1"
 _SCHEMA_NAMES = frozenset(c.name for c in COLUMNS)
 _TAG_LIKE = ("event_type", "device_type", "location", "referral_source")
 _ARROW = {"string": pa.string(), "float": pa.float64(), "integer": pa.int64()}
+_ARROW_ALL = {"time": pa.int64(), NO_FIELDS_FIELD: pa.bool_()}
+
+
+def stream_results(
+    client: InfluxDB, statement: str, *, chunk_size: int = 20_000
+) -> Iterator[dict]:
+    """The results of a ``SELECT``, streamed in chunks, as MessagePack where the server can.
+
+    MessagePack is what makes reading fast: InfluxDB encodes it in about half
+    the time it takes for JSON, it is 40% smaller, and it keeps what JSON
+    loses (20.0 stays a float, not 20). A server that answers in another
+    format (InfluxDB 2.x's v1 API speaks JSON and CSV only), or with an error,
+    is asked again through :meth:`journeys.InfluxDB.influxql`'s JSON path,
+    which raises the server's error as a :class:`journeys.ServerError`.
+    """
+    params = {"db": client.database, "epoch": "ns", "chunked": "true"}
+    form = {**params, "chunk_size": str(chunk_size), "q": statement}
+    headers = {"Accept": MSGPACK}
+    # A long statement (a filter on thousands of values) would not fit a URL.
+    if len(statement) <= 4000:
+        answer = client.request("GET", "/query", params=form, headers=headers, stream=True)
+    else:
+        answer = client.request("POST", "/query", data=form, headers=headers, stream=True)
+    if answer.status_code != 200 or not answer.headers.get("Content-Type", "").startswith(MSGPACK):
+        answer.close()
+        yield from client._iter_results(statement, chunk_size=chunk_size)
+        return
+
+    unpacker = msgpack.Unpacker(raw=False, use_list=False, max_buffer_size=2**31 - 1)
+    try:
+        for piece in answer.iter_content(chunk_size=1 << 20):
+            unpacker.feed(piece)
+            for body in unpacker:
+                yield from _results(body)
+    except requests.RequestException as exc:
+        raise ServerError(f"the answer of InfluxDB at {client.url} broke off: {exc}") from exc
+    finally:
+        answer.close()
+
+
+def _results(body: dict) -> Iterator[dict]:
+    if "error" in body:
+        raise ServerError(f"the query failed: {body['error']}", detail=body["error"])
+    for result in body.get("results", ()):
+        if "error" in result:
+            raise ServerError(f"the statement failed: {result['error']}", detail=result["error"])
+        yield result
 
 
 def kind_of(name: str) -> str:
@@ -78,6 +134,7 @@ class ColumnBuilder:
         self.chunks: dict[str, list[pa.Array]] = {}
         #: Per column, how many values were not of its kind, and the first of them.
         self.foreign: dict[str, tuple[int, object, int]] = {}
+        self._structs: dict[tuple[str, ...], pa.StructType] = {}
 
     def add_results(self, results: Iterable[dict]) -> ColumnBuilder:
         """Add every series of every result (as ``client._iter_results`` yields them)."""
@@ -91,18 +148,47 @@ class ColumnBuilder:
         if not rows:
             return
         count = len(rows)
-        for name, values in zip(names, zip(*rows, strict=True), strict=True):
+        for name, values in self._columns(names, rows):
             if name == "time":
-                self.times.append(np.array(values, dtype=np.int64))
+                self.times.append(values.to_numpy())
             elif name not in self.skip:
                 if name not in self.chunks:
                     # A column that earlier chunks did not hold is empty there.
                     self.chunks[name] = [pa.nulls(self.rows, _ARROW[kind_of(name)])]
-                self.chunks[name].append(self._arrow(name, values))
+                self.chunks[name].append(values)
         for name, chunks in self.chunks.items():
             if name not in names:
                 chunks.append(pa.nulls(count, _ARROW[kind_of(name)]))
         self.rows += count
+
+    def _columns(self, names: Sequence[str], rows: Sequence[Sequence]):
+        """The columns of a chunk as (name, arrow array), skipped columns included."""
+        # The fast way: arrow reads the rows as structs, transposing and converting
+        # in one pass in C++. It refuses a chunk holding any value of another type
+        # (text in a float column, a float beyond what int64 holds), and then the
+        # chunk is taken apart column by column. Arrow would cut a float in an
+        # integer column, but the server sends integer columns as integers only:
+        # every field is selected with its type (see journeys.query.select_clause).
+        key = tuple(names)
+        if key not in self._structs:
+            types = [(n, _ARROW_ALL.get(n) or _ARROW[kind_of(n)]) for n in names]
+            self._structs[key] = pa.struct(types)
+        if not isinstance(rows[0], tuple):
+            rows = [tuple(row) for row in rows]
+        try:
+            table = pa.array(rows, type=self._structs[key])
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            table = None
+        if table is not None:
+            return [(name, table.field(i)) for i, name in enumerate(names)]
+
+        columns = []
+        for name, values in zip(names, zip(*rows, strict=True), strict=True):
+            if name == "time":
+                columns.append((name, pa.array(np.array(values, dtype=np.int64))))
+            elif name not in self.skip:
+                columns.append((name, self._arrow(name, values)))
+        return columns
 
     @classmethod
     def joined(cls, parts: Sequence[ColumnBuilder], *, skip: Iterable[str] = ()) -> ColumnBuilder:

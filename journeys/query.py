@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from journeys.client import quote_identifier, quote_string
-from journeys.decode import AS_FLOAT, ColumnBuilder, empty_frame, events_frame
+from journeys.decode import AS_FLOAT, ColumnBuilder, empty_frame, events_frame, stream_results
 from journeys.errors import SchemaError, ServerError, StoredTypeWarning
 from journeys.schema import (
     COLUMNS,
@@ -356,7 +356,7 @@ def _read_all(
 
     def read(statement: str) -> ColumnBuilder:
         builder = ColumnBuilder(skip=skip)
-        return builder.add_results(client._iter_results(statement, chunk_size=chunk_size))
+        return builder.add_results(stream_results(client, statement, chunk_size=chunk_size))
 
     if len(statements) == 1 or workers == 1:
         parts = [read(s) for s in statements]
@@ -398,9 +398,12 @@ def _selection(
         if name in stored.fields:
             fields.append(name)
     parts += _field_parts(fields, stored.fields)
-    anchors = [f for f in stored.fields if f not in fields]
+    # Every stored event has one of the schema's fields or no_fields (see above).
+    anchors = [n for n in _SCHEMA_NAMES if n in stored.fields and n not in fields]
     if all_events or not fields:
-        parts += [quote_identifier(f) for f in sorted(anchors)]
+        parts += [f"{quote_identifier(n)}::{column(n).kind}" for n in anchors]
+        if NO_FIELDS_FIELD in stored.fields:
+            parts.append(f"{quote_identifier(NO_FIELDS_FIELD)}::boolean")
     skip = frozenset(anchors) | {NO_FIELDS_FIELD}
     return "SELECT " + ", ".join(parts), skip
 
@@ -430,7 +433,7 @@ def read_frame(
     With ``keep_sequence`` the sequence tag that keeps tied events apart is
     kept as a column, for the writer to see which numbers are taken.
     """
-    builder = ColumnBuilder().add_results(client._iter_results(statement, chunk_size=chunk_size))
+    builder = ColumnBuilder().add_results(stream_results(client, statement, chunk_size=chunk_size))
     return events_frame(builder, tags_as=tags_as, keep_sequence=keep_sequence, stacklevel=3)
 
 
