@@ -21,6 +21,7 @@ writer asks for the sequence numbers.
 
 from __future__ import annotations
 
+import urllib.parse
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -59,9 +60,11 @@ def stream_results(
 ) -> Iterator[dict]:
     """The results of a ``SELECT``, streamed in chunks, as MessagePack where the server can.
 
-    MessagePack is what makes reading fast: InfluxDB encodes it in about half
-    the time it takes for JSON, it is 40% smaller, and it keeps what JSON
-    loses (20.0 stays a float, not 20). A server that answers in another
+    MessagePack is what makes reading fast: InfluxDB spends a quarter less
+    time encoding it than JSON, it is a third smaller, and it keeps what JSON
+    loses (20.0 stays a float, not 20). From a server on this machine the
+    answer is asked for uncompressed, since gzip costs the server more time
+    than the loopback saves; from others it comes gzipped. A server that answers in another
     format (InfluxDB 2.x's v1 API speaks JSON and CSV only), or with an error,
     is asked again through :meth:`journeys.InfluxDB.influxql`'s JSON path,
     which raises the server's error as a :class:`journeys.ServerError`.
@@ -69,6 +72,9 @@ def stream_results(
     params = {"db": client.database, "epoch": "ns", "chunked": "true"}
     form = {**params, "chunk_size": str(chunk_size), "q": statement}
     headers = {"Accept": MSGPACK}
+    if _on_this_machine(client.url):
+        # Compressing costs the server more than the loopback saves.
+        headers["Accept-Encoding"] = "identity"
     # A long statement (a filter on thousands of values) would not fit a URL.
     if len(statement) <= 4000:
         answer = client.request("GET", "/query", params=form, headers=headers, stream=True)
@@ -89,6 +95,11 @@ def stream_results(
         raise ServerError(f"the answer of InfluxDB at {client.url} broke off: {exc}") from exc
     finally:
         answer.close()
+
+
+def _on_this_machine(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 def _results(body: dict) -> Iterator[dict]:
