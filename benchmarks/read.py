@@ -43,7 +43,7 @@ STOP = START + pd.Timedelta(days=DAYS)
 
 def events(count: int) -> pd.DataFrame:
     """``count`` generated events: enough users for them, cut to the first ``count``."""
-    users = max(20, count * 3000 // 184_000 + 50)
+    users = max(20, count * 3000 // 175_000 + 50)
     frame = jy.generate(users=users, start=START, days=DAYS, seed=7)
     if len(frame) < count:
         raise SystemExit(f"the generator made {len(frame):,} events, fewer than {count:,}")

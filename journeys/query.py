@@ -51,6 +51,7 @@ from journeys.decode import AS_FLOAT, ColumnBuilder, empty_frame, events_frame, 
 from journeys.errors import SchemaError, ServerError, StoredTypeWarning
 from journeys.schema import (
     COLUMNS,
+    LAYOUTS,
     MAX_TIME,
     MEASUREMENT,
     MIN_TIME,
@@ -64,10 +65,14 @@ if TYPE_CHECKING:
 __all__ = [
     "Stored",
     "build_query",
+    "filter_conditions",
     "query_events",
     "read_frame",
     "select_clause",
+    "stored_bounds",
     "stored_keys",
+    "time_conditions",
+    "time_range",
     "time_slices",
     "to_timestamp",
 ]
@@ -75,6 +80,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _SCHEMA_NAMES = [c.name for c in COLUMNS]
+_DEFAULT_FIELDS = frozenset(LAYOUTS["default"].fields)
 
 #: Most slices read side by side: the connection keeps four HTTP connections.
 MAX_WORKERS = 4
@@ -234,28 +240,31 @@ def query_events(
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive whole number, not {chunk_size!r}")
     conditions = filter_conditions(event_types=event_types, where=where)
-    low, high = _range(start, stop)
+    low, high = time_range(start, stop)
 
     stored = stored_keys(client, measurement)
     if not stored.fields:
         logger.info("measurement %s holds nothing: empty frame", measurement)
         return empty_frame(wanted, tags_as=tags_as)
     _warn_foreign_types(stored, measurement)
-    select, skip = _selection(stored, wanted, all_events)
+    select, skip, holding = _selection(stored, wanted, all_events)
 
     ranges = [(low, high)]
     if step is not None:
-        ranges = time_slices(low, high, step, bounds=_stored_bounds(client))
+        ranges = time_slices(low, high, step, bounds=stored_bounds(client))
     statements = [
         f"{select} FROM {quote_identifier(measurement)} "
-        f"WHERE {' AND '.join([*_time_conditions(a, b), *conditions])}"
+        f"WHERE {' AND '.join([*time_conditions(a, b), *conditions])}"
         for a, b in ranges
     ]
     logger.info("reading %s in %d slice(s), %d side by side", measurement, len(ranges), workers)
 
     builder = _read_all(client, statements, skip=skip, chunk_size=chunk_size, workers=workers)
     logger.info("read %d events from %s", builder.rows, measurement)
-    return events_frame(builder, columns=wanted, tags_as=tags_as, stacklevel=3)
+    frame = events_frame(builder, columns=wanted, tags_as=tags_as, stacklevel=3)
+    if holding:
+        frame = frame[frame[holding].notna().any(axis=1).to_numpy()]
+    return frame
 
 
 def _check_columns(columns: Sequence[str] | None) -> list[str] | None:
@@ -287,14 +296,14 @@ def _slice_length(value) -> int | None:
     return length.value
 
 
-def _range(start, stop) -> tuple[int, int]:
+def time_range(start, stop) -> tuple[int, int]:
     """The range as nanoseconds, ``low`` included and ``high`` excluded."""
     low = MIN_TIME if start is None else to_timestamp(start).value
     high = MAX_TIME + 1 if stop is None else to_timestamp(stop).value
     return low, high
 
 
-def _time_conditions(low: int, high: int) -> list[str]:
+def time_conditions(low: int, high: int) -> list[str]:
     # MAX_TIME + 1 is the largest int64, which InfluxQL reads as a literal all the same.
     return [f"time >= {low}", f"time < {high}"]
 
@@ -322,7 +331,7 @@ def time_slices(
     return list(zip(edges[:-1], edges[1:], strict=True))
 
 
-def _stored_bounds(client: InfluxDB) -> tuple[int, int] | None:
+def stored_bounds(client: InfluxDB) -> tuple[int, int] | None:
     """The times between which the database stores anything, from its shard groups."""
     try:
         shards = client.influxql("SHOW SHARDS")
@@ -386,10 +395,18 @@ def _warn_foreign_types(stored: Stored, measurement: str) -> None:
 
 def _selection(
     stored: Stored, columns: list[str] | None, all_events: bool
-) -> tuple[str, frozenset[str]]:
-    """The ``SELECT`` clause for a read, and the columns of its answer not to decode."""
+) -> tuple[str, frozenset[str], list[str]]:
+    """The ``SELECT`` clause of a read, the columns of its answer not to decode, and
+    the columns of which a returned event must hold one (none: every event returns).
+
+    Which events a selection returns must not depend on the layout: it is the
+    events holding one of the selected columns that the default layout keeps
+    as fields. Where the stored layout keeps one of those as a tag (user_id in
+    the published layout), the server cannot tell, so every event is asked for
+    and the others are dropped after reading.
+    """
     if columns is None:
-        return select_clause(stored.fields), frozenset({NO_FIELDS_FIELD})
+        return select_clause(stored.fields), frozenset({NO_FIELDS_FIELD}), []
 
     parts, fields = [], []
     for name in columns:
@@ -398,14 +415,17 @@ def _selection(
         if name in stored.fields:
             fields.append(name)
     parts += _field_parts(fields, stored.fields)
+
+    holding = [] if all_events else [n for n in columns if n in _DEFAULT_FIELDS]
+    tagged = [n for n in holding if n in stored.tags]
     # Every stored event has one of the schema's fields or no_fields (see above).
     anchors = [n for n in _SCHEMA_NAMES if n in stored.fields and n not in fields]
-    if all_events or not fields:
+    if all_events or not fields or tagged:
         parts += [f"{quote_identifier(n)}::{column(n).kind}" for n in anchors]
         if NO_FIELDS_FIELD in stored.fields:
             parts.append(f"{quote_identifier(NO_FIELDS_FIELD)}::boolean")
     skip = frozenset(anchors) | {NO_FIELDS_FIELD}
-    return "SELECT " + ", ".join(parts), skip
+    return "SELECT " + ", ".join(parts), skip, holding if tagged else []
 
 
 def _field_parts(names: Iterable[str], stored: Mapping[str, frozenset[str]] | None) -> list[str]:
@@ -499,8 +519,8 @@ def build_query(
     # were checked), a filter on user_id or content_id matches only the events
     # where it is a field; testing both the tag and the field would fix it.
     """
-    low, high = _range(start, stop)
-    conditions = _time_conditions(low, high)
+    low, high = time_range(start, stop)
+    conditions = time_conditions(low, high)
     conditions += filter_conditions(event_types=event_types, where=where)
     return (
         f"{select_clause()} FROM {quote_identifier(measurement)} WHERE {' AND '.join(conditions)}"
