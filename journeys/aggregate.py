@@ -35,6 +35,7 @@ from journeys.client import quote_identifier
 from journeys.decode import stream_results
 from journeys.errors import SchemaError
 from journeys.query import (
+    duration_ns,
     filter_conditions,
     stored_bounds,
     stored_keys,
@@ -71,10 +72,10 @@ def count_events(
     Parameters
     ----------
     client : InfluxDB
-        The connection.
+        The server to count on, and its database.
     start, stop : str, datetime or Timestamp, optional
-        The range, ``start`` included, ``stop`` excluded; naive times are UTC.
-        Open ends stop at the first and last interval holding events.
+        Count from ``start`` (included) to ``stop`` (excluded); naive times are
+        UTC. Open ends stop at the first and last interval counting any.
     every : str or Timedelta
         The length of the intervals (``"1h"``, ``"15min"``, ``"1D"``); they
         start at multiples of it since the epoch, in UTC.
@@ -109,7 +110,7 @@ def count_events(
     >>> hourly = jy.count_events(db, "2024-05-01", "2024-05-08", every="1h",
     ...                          by=["event_type", "device_type"])  # doctest: +SKIP
     """
-    step = _interval(every)
+    step = duration_ns(every, name="every")
     tags = [by] if isinstance(by, str) else list(by)
     conditions = filter_conditions(event_types=event_types, where=where)
     if field is not None and (field not in _SCHEMA_NAMES or field == "event_type"):
@@ -147,18 +148,6 @@ def count_events(
         frame = _trim(frame, start is None, stop is None)
     logger.info("counted %d intervals and groups in %s", len(frame), measurement)
     return frame
-
-
-def _interval(every) -> int:
-    try:
-        length = pd.Timedelta(every)
-    except (ValueError, TypeError):
-        length = pd.NaT
-    if length is pd.NaT or length <= pd.Timedelta(0):
-        raise ValueError(
-            f"every must be a positive length of time such as '1h', '15min' or '1D', not {every!r}"
-        )
-    return length.value
 
 
 def _check_groups(tags: list[str], stored, database: str) -> None:

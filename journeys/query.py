@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Stored",
     "build_query",
+    "duration_ns",
     "filter_conditions",
     "query_events",
     "read_frame",
@@ -236,7 +237,7 @@ def query_events(
             f"workers must be a whole number from 1 to {MAX_WORKERS}, not {workers!r}: "
             f"the connection keeps {MAX_WORKERS} HTTP connections"
         )
-    step = _slice_length(slice)
+    step = None if slice is None else duration_ns(slice, name="slice")
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive whole number, not {chunk_size!r}")
     conditions = filter_conditions(event_types=event_types, where=where)
@@ -280,17 +281,15 @@ def _check_columns(columns: Sequence[str] | None) -> list[str] | None:
     return [n for n in _SCHEMA_NAMES if n in names]
 
 
-def _slice_length(value) -> int | None:
-    """A slice length in nanoseconds, or None for one query."""
-    if value is None:
-        return None
+def duration_ns(value, *, name: str) -> int:
+    """A positive length of time (``"1D"``, ``"6h"``, a Timedelta) in nanoseconds."""
     try:
         length = pd.Timedelta(value)
     except (ValueError, TypeError):
         length = pd.NaT
     if length is pd.NaT or length <= pd.Timedelta(0):
         raise ValueError(
-            f"slice must be a positive length of time such as '1D', '6h' or "
+            f"{name} must be a positive length of time such as '1D', '6h', '15min' or "
             f"pd.Timedelta(hours=6), not {value!r}"
         )
     return length.value
