@@ -283,34 +283,14 @@ def _print_csv(table) -> None:
     help="Save to this file (.csv, .parquet, .jsonl) instead of printing CSV.",
 )
 @_clean_errors
-def query(
-    url,
-    database,
-    token,
-    timeout,
-    retries,
-    start,
-    stop,
-    event_types,
-    where,
-    columns,
-    all_events,
-    slice_,
-    workers,
-    output,
-) -> None:
+def query(columns, all_events, slice_, workers, output, **options) -> None:
     """Read events back from InfluxDB."""
-    from journeys.client import InfluxDB
     from journeys.files import iso_times, save_events
 
-    filters = _filters(where)
     names = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
-    with InfluxDB(url, database=database, token=token, timeout=timeout, retries=retries) as db:
+    with _connect(options) as db:
         events = db.query(
-            start,
-            stop,
-            event_types=list(event_types) or None,
-            where=filters,
+            **_range_and_filters(options),
             columns=names,
             all_events=all_events,
             slice=slice_,
@@ -326,6 +306,25 @@ def query(
     click.echo(f"{len(events):,} events saved to {output}")
 
 
+def _connect(options: dict):
+    """The connection the connection options name (taken out of ``options``)."""
+    from journeys.client import InfluxDB
+
+    url = options.pop("url")
+    names = ("database", "token", "timeout", "retries")
+    return InfluxDB(url, **{name: options.pop(name) for name in names})
+
+
+def _range_and_filters(options: dict) -> dict:
+    """The keyword arguments of the range and filter options (taken out of ``options``)."""
+    return {
+        "start": options.pop("start"),
+        "stop": options.pop("stop"),
+        "event_types": list(options.pop("event_types")) or None,
+        "where": _filters(options.pop("where")),
+    }
+
+
 @main.command()
 @_connection_options
 @_filter_options
@@ -334,39 +333,16 @@ def query(
 @click.option("--field", default=None, help="Count only the events holding this field.")
 @click.option("--zeros/--no-zeros", default=True, help="Keep intervals without events.")
 @_clean_errors
-def count(
-    url,
-    database,
-    token,
-    timeout,
-    retries,
-    start,
-    stop,
-    event_types,
-    where,
-    every,
-    by,
-    field,
-    zeros,
-) -> None:
+def count(every, by, field, zeros, **options) -> None:
     """Count events per interval and tag on the server, as CSV."""
     import pandas as pd
 
     from journeys.aggregate import count_events
-    from journeys.client import InfluxDB
     from journeys.files import iso_times
 
-    with InfluxDB(url, database=database, token=token, timeout=timeout, retries=retries) as db:
+    with _connect(options) as db:
         counts = count_events(
-            db,
-            start,
-            stop,
-            every=every,
-            by=list(by),
-            event_types=list(event_types) or None,
-            where=_filters(where),
-            field=field,
-            zeros=zeros,
+            db, **_range_and_filters(options), every=every, by=list(by), field=field, zeros=zeros
         )
     counts["time"] = iso_times(pd.DatetimeIndex(counts["time"]))
     _print_csv(counts)
