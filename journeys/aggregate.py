@@ -125,9 +125,9 @@ def count_events(
         return _tidy([], tags)
     _check_groups(tags, stored, client.database)
     if start is None or stop is None:
-        bounds = stored_bounds(client)
-        if bounds is not None:
-            low, high = max(low, bounds[0]), min(high, bounds[1])
+        spans = stored_bounds(client)
+        if spans:
+            low, high = max(low, spans[0][0]), min(high, spans[-1][1])
     if low >= high:
         return _tidy([], tags)
 

@@ -43,7 +43,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from journeys.client import quote_identifier, quote_string
@@ -252,7 +251,7 @@ def query_events(
 
     ranges = [(low, high)]
     if step is not None:
-        ranges = time_slices(low, high, step, bounds=stored_bounds(client))
+        ranges = time_slices(low, high, step, spans=stored_bounds(client))
     statements = [
         f"{select} FROM {quote_identifier(measurement)} "
         f"WHERE {' AND '.join([*time_conditions(a, b), *conditions])}"
@@ -308,45 +307,55 @@ def time_conditions(low: int, high: int) -> list[str]:
 
 
 def time_slices(
-    low: int, high: int, step: int, *, bounds: tuple[int, int] | None = None
+    low: int, high: int, step: int, *, spans: Sequence[tuple[int, int]] | None = None
 ) -> list[tuple[int, int]]:
     """Half-open ranges ``[a, b)`` of at most ``step`` ns that tile ``[low, high)``.
 
     Cuts fall on multiples of ``step`` since the epoch (midnight UTC for
-    ``"1D"``). ``bounds``, the times between which anything is stored at all,
-    trims an open-ended range to them first.
+    ``"1D"``). ``spans``, the ranges in which anything is stored at all, keeps
+    the slices to them, so that an open range costs no empty queries.
 
     Examples
     --------
     >>> time_slices(0, 25, 10)
     [(0, 10), (10, 20), (20, 25)]
     """
-    if bounds is not None:
-        low, high = max(low, bounds[0]), min(high, bounds[1])
-    if low >= high:
-        return [(low, low)]
-    cuts = np.arange((low // step + 1) * step, high, step, dtype=object)
-    edges = [low, *(int(c) for c in cuts), high]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+    slices = []
+    for a, b in [(low, high)] if spans is None else spans:
+        a, b = max(low, a), min(high, b)
+        if a < b:
+            cuts = range((a // step + 1) * step, b, step)
+            edges = [a, *cuts, b]
+            slices += list(zip(edges[:-1], edges[1:], strict=True))
+    return slices or [(low, low)]
 
 
-def stored_bounds(client: InfluxDB) -> tuple[int, int] | None:
-    """The times between which the database stores anything, from its shard groups."""
+def stored_bounds(client: InfluxDB) -> list[tuple[int, int]] | None:
+    """The ranges of time the database stores anything in, from its shard groups.
+
+    None when the server does not list them (a user without admin rights).
+    """
     try:
         shards = client.influxql("SHOW SHARDS")
     except ServerError as exc:
-        # A user without admin rights may not list shards: read the whole range.
         logger.info("cannot list the shards (%s): slicing the whole range", exc)
         return None
-    spans = [
-        (_ns(row[4]), _ns(row[5]))
+    # The times are shown to the second, and the last shard group InfluxDB can make
+    # ends within the second after the end shown: so a second more on either side.
+    second = 1_000_000_000
+    spans = sorted(
+        (max(MIN_TIME, _ns(row[4]) - second), min(MAX_TIME + 1, _ns(row[5]) + second))
         for s in shards[0].get("series", [])
         if s.get("name") == client.database
         for row in s["values"]
-    ]
-    if not spans:
-        return (0, 0)
-    return min(a for a, _ in spans), max(b for _, b in spans)
+    )
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def _ns(text: str) -> int:

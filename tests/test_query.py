@@ -101,8 +101,23 @@ def test_time_slices_are_aligned_half_open_and_tile_the_range():
     assert time_slices(5, 35, 10) == [(5, 10), (10, 20), (20, 30), (30, 35)]
     assert time_slices(10, 20, 10) == [(10, 20)]
     assert time_slices(-15, 5, 10) == [(-15, -10), (-10, 0), (0, 5)]
-    assert time_slices(0, 100, 10, bounds=(42, 58)) == [(42, 50), (50, 58)]
-    assert time_slices(0, 100, 10, bounds=(200, 300)) == [(200, 200)]
+    assert time_slices(0, 100, 10, spans=[(42, 58)]) == [(42, 50), (50, 58)]
+    assert time_slices(0, 100, 10, spans=[(-5, 3), (95, 300)]) == [(0, 3), (95, 100)]
+    assert time_slices(0, 100, 10, spans=[(200, 300)]) == [(0, 0)]
+    assert time_slices(0, 100, 10, spans=[]) == [(0, 0)]
+
+
+def test_slices_of_an_open_range_reach_the_edges_of_what_influxdb_stores(db):
+    first, last = (
+        pd.Timestamp(jy.schema.MIN_TIME, tz="UTC"),
+        pd.Timestamp(jy.schema.MAX_TIME, tz="UTC"),
+    )
+    db.write(events(time=[first, DAY, last], user_id=["first", "middle", "last"]))
+
+    sliced = db.query(slice="1D", workers=2)
+
+    assert sliced["user_id"].tolist() == ["first", "middle", "last"]
+    pd.testing.assert_frame_equal(sliced, db.query())
 
 
 def test_small_chunks_read_the_same_frame(db):
