@@ -13,8 +13,10 @@ throwaway InfluxDB, then reads the same range back, one after the other:
 - ``influxdb DataFrameClient``: the ``influxdb`` package's frame client on the
   same statement, ``epoch="ns"``, in one answer (it cannot chunk a frame query).
 
-Each row says its seconds, its rows, whether every nanosecond came back, and
-its time as a multiple of the JSON ceiling. The journeys frames are checked to
+Each row says its seconds and their multiple of the JSON ceiling, the CPU
+seconds spent by this process and by the server (which show where the time
+goes when the machine is busy with other work), its rows, and whether every
+nanosecond came back. The journeys frames are checked to
 equal the written events exactly, and the sliced read to equal the one-query
 read row for row.
 
@@ -27,7 +29,9 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -50,11 +54,36 @@ def events(count: int) -> pd.DataFrame:
     return frame.iloc[:count]
 
 
+class Clock:
+    """Wall seconds, and CPU seconds of this process and of the server, of one block."""
+
+    def __init__(self, server_pid: int | None):
+        self.pid = server_pid
+
+    def _server_cpu(self) -> float:
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except (OSError, TypeError):
+            return float("nan")
+        fields = stat.rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> Clock:
+        gc.collect()
+        self.began = (time.perf_counter(), time.process_time(), self._server_cpu())
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        wall, ours, server = self.began
+        self.wall = time.perf_counter() - wall
+        self.ours = time.process_time() - ours
+        self.server = self._server_cpu() - server
+
+
 def ceiling(
     url: str, statement: str, accept: str, chunk_size: int, encoding: str | None = None
-) -> tuple[float, int]:
-    """Seconds to fetch the answer with plain HTTP and throw it away, and its bytes."""
-    began = time.perf_counter()
+) -> int:
+    """Fetch the answer with plain HTTP and throw it away; return its bytes."""
     answer = requests.get(
         f"{url}/query",
         params={
@@ -69,26 +98,22 @@ def ceiling(
         timeout=600,
     )
     answer.raise_for_status()
-    size = sum(len(piece) for piece in answer.iter_content(chunk_size=1 << 20))
-    return time.perf_counter() - began, size
+    return sum(len(piece) for piece in answer.iter_content(chunk_size=1 << 20))
 
 
-def peer(url: str, statement: str, chunk_size: int) -> tuple[float, pd.DataFrame | None, str]:
+def peer(url: str, statement: str) -> tuple[pd.DataFrame | None, str]:
     """The influxdb package's DataFrameClient on the same statement."""
     from influxdb import DataFrameClient
 
     host, port = url.removeprefix("http://").split(":")
     client = DataFrameClient(host=host, port=int(port), database=DATABASE, timeout=600)
-    began = time.perf_counter()
     try:
         # Not chunked: influxdb 5.3 cannot chunk a frame query (its DataFrameClient takes
         # len() of the generator of chunks, and it reads a chunked MessagePack answer as
         # one document); its line reader is quadratic besides (50,000 rows took 49 s).
-        answer = client.query(statement, epoch="ns")
-        frame = answer["events"]
+        return client.query(statement, epoch="ns")["events"], ""
     except Exception as exc:  # a peer that breaks under pandas 3 is reported, not fatal
-        return time.perf_counter() - began, None, f"failed: {type(exc).__name__}: {exc}"
-    return time.perf_counter() - began, frame, ""
+        return None, f"failed: {type(exc).__name__}: {exc}"
 
 
 def intact(index: pd.Index, expected: np.ndarray) -> bool:
@@ -112,61 +137,59 @@ def main() -> None:
 
     frame = events(args.events)
     expected = frame.index.asi8
+    rows = []
     with jy.LocalInfluxDB(database=DATABASE) as server:
         db = jy.connect(server.url, database=DATABASE, timeout=600)
         began = time.perf_counter()
         db.write(frame, progress=False)
         print(f"wrote {len(frame):,} events in {time.perf_counter() - began:.1f} s")
-
-        stored = stored_keys(db)
         statement = (
-            f"{select_clause(stored.fields)} FROM events "
+            f"{select_clause(stored_keys(db).fields)} FROM events "
             f"WHERE time >= {START.value} AND time < {STOP.value}"
         )
-        rows = []
+
         for label, accept, encoding in (
             ("ceiling: JSON (requests' default gzip)", "application/json", None),
             ("ceiling: JSON, uncompressed", "application/json", "identity"),
             ("ceiling: msgpack, uncompressed", "application/x-msgpack", "identity"),
         ):
-            gc.collect()
-            seconds, size = ceiling(server.url, statement, accept, args.chunk_size, encoding)
-            rows.append((label, seconds, len(frame), "-", f"{size:,} B"))
+            with Clock(server.pid) as clock:
+                size = ceiling(server.url, statement, accept, args.chunk_size, encoding)
+            rows.append((label, clock, len(frame), "-", f"{size:,} B"))
 
-        gc.collect()
-        began = time.perf_counter()
-        back = db.query(START, STOP, chunk_size=args.chunk_size)
-        seconds = time.perf_counter() - began
-        pd.testing.assert_frame_equal(back, jy.validate(frame))
-        rows.append(("journeys", seconds, len(back), intact(back.index, expected), "equal"))
-
-        del back
-        gc.collect()
-        began = time.perf_counter()
-        sliced = db.query(
-            START, STOP, slice=args.slice, workers=args.workers, chunk_size=args.chunk_size
-        )
-        seconds = time.perf_counter() - began
-        pd.testing.assert_frame_equal(sliced, jy.validate(frame))
-        label = f"journeys, slice={args.slice} workers={args.workers}"
-        rows.append((label, seconds, len(sliced), intact(sliced.index, expected), "equal"))
-        del sliced
+        reads = [
+            ("journeys", {}),
+            (f"journeys, slice={args.slice} workers={args.workers}", {"slice": args.slice}),
+        ]
+        for label, options in reads:
+            workers = {"workers": args.workers} if options else {}
+            with Clock(server.pid) as clock:
+                back = db.query(START, STOP, chunk_size=args.chunk_size, **options, **workers)
+            pd.testing.assert_frame_equal(back, jy.validate(frame))
+            rows.append((label, clock, len(back), intact(back.index, expected), "equal"))
+            del back
 
         if not args.no_peer:
-            gc.collect()
-            seconds, theirs, note = peer(server.url, statement, args.chunk_size)
-            count = 0 if theirs is None else len(theirs)
+            with Clock(server.pid) as clock:
+                theirs, note = peer(server.url, statement)
             ok = theirs is not None and intact(theirs.index, expected)
-            if theirs is not None and not note:
+            if theirs is not None:
                 same = sorted(theirs["user_id"]) == sorted(frame["user_id"])
                 note = "same user_ids" if same else "other user_ids"
-            rows.append(("influxdb DataFrameClient", seconds, count, ok, note))
+            count = 0 if theirs is None else len(theirs)
+            rows.append(("influxdb DataFrameClient", clock, count, ok, note))
         db.close()
 
-    base = rows[0][1]
-    print(f"\n{'reader':<40} {'seconds':>8} {'rows':>10} {'ns intact':>9} {'x ceiling':>9}  check")
-    for name, seconds, count, ok, note in rows:
-        print(f"{name:<40} {seconds:>8.2f} {count:>10,} {ok!s:>9} {seconds / base:>9.2f}  {note}")
+    base = rows[0][1].wall
+    print(
+        f"\n{'reader':<40} {'seconds':>8} {'x ceiling':>9} {'cpu ours':>8} {'cpu server':>10}"
+        f" {'rows':>10} {'ns intact':>9}  check"
+    )
+    for name, clock, count, ok, note in rows:
+        print(
+            f"{name:<40} {clock.wall:>8.2f} {clock.wall / base:>9.2f} {clock.ours:>8.2f}"
+            f" {clock.server:>10.2f} {count:>10,} {ok!s:>9}  {note}"
+        )
 
 
 if __name__ == "__main__":
