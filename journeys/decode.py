@@ -1,15 +1,17 @@
 """Turning streamed InfluxQL answers into typed columns, and columns into events frames.
 
-InfluxDB 1.x answers a ``SELECT`` as JSON: per chunk, one or more series, each
-a list of column names and a list of rows. Building a frame row by row in
-Python costs several times what the server needs to send the rows, so the
-answer is taken apart column by column instead: each chunk's rows are
-transposed once (``zip(*rows)``, in C) and every column goes straight into a
-pyarrow array (in C as well), of the type the schema gives it. Chunks are kept
-as arrow chunks and joined at the end without copying the text again; the
-numbers land in numpy. A chunk whose values do not have the type they should
-(a foreign writer stored another type, or JSON's numbers came out unusual)
-falls back to a careful Python conversion for that column of that chunk only.
+InfluxDB 1.x answers a ``SELECT`` in chunks: each one or more series, each a
+list of column names and a list of rows. :func:`stream_results` asks for them
+as MessagePack, which the server encodes faster than JSON and which keeps
+floats and integers apart. Building a frame row by row in Python costs
+several times what the server needs to send the rows, so each chunk's rows go
+to arrow as structs, one pass in C++ that transposes them into columns of the
+types the schema gives them. Chunks are kept as arrow chunks and joined at the
+end without copying the text again; the numbers land in numpy. A chunk whose
+values do not have the type they should (a foreign writer stored another type,
+or JSON's numbers came out unusual) is taken apart column by column instead,
+and a column that still does not fit is converted value by value, foreign
+values becoming NA with a warning.
 
 :class:`ColumnBuilder` collects the chunks; :func:`events_frame` makes the
 events frame of :func:`journeys.validate` from them: indexed by UTC time with

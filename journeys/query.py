@@ -30,7 +30,10 @@ field is on every event, so ``all_events=True`` keeps every event by selecting
 every stored field as an anchor; the anchors travel but are not decoded. A
 selection of tags only does that by itself, since it would return nothing
 otherwise. For a funnel, ``columns=["event_type", "user_id", ...]`` returns
-every event that has a user, which is every event a funnel can use.
+every event that has a user, which is every event a funnel can use. Which
+events come back does not depend on the stored layout: where ``user_id`` is a
+tag (the published layout), every event is asked for, and those without a
+value in the selected columns are dropped after reading.
 """
 
 from __future__ import annotations
@@ -191,10 +194,11 @@ def query_events(
         string column of the schema may be named; tags filter fastest.
     columns : list of str, optional
         Read only these columns of the schema (all when left out): less to
-        send and to decode. The events none of whose selected fields holds a
-        value are left out, unless ``all_events`` is given (see the module
-        documentation); ``["event_type", "user_id"]`` keeps every event with
-        a user.
+        send and to decode. Only the events holding one of the selected
+        columns that the default layout keeps as fields come back (all of
+        them when none is selected), whichever the stored layout, unless
+        ``all_events`` is given (see the module documentation);
+        ``["event_type", "user_id"]`` returns every event with a user.
     all_events : bool
         With ``columns``, keep every event of the range, at the price of
         sending every stored field (only the selected ones are decoded).
