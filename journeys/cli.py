@@ -288,6 +288,12 @@ def query(columns, all_events, slice_, workers, output, **options) -> None:
     from journeys.files import iso_times, save_events
 
     names = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
+    if output is not None and names is not None and "event_type" not in names:
+        raise click.BadParameter(
+            "a file of events holds the schema's columns and needs event_type: add it to "
+            "--columns, or leave -o out to print the selected columns alone",
+            param_hint="--columns",
+        )
     with _connect(options) as db:
         events = db.query(
             **_range_and_filters(options),

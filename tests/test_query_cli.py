@@ -56,3 +56,17 @@ def test_count_by_a_field_is_a_one_line_error(db):
 
     assert result.exit_code == 1
     assert "in the 'default' layout" in result.output
+
+
+def test_saving_selected_columns_needs_event_type(db, tmp_path):
+    db.write(jy.generate(users=3, start=START, days=1, seed=2))
+    target = tmp_path / "users.csv"
+    connection = ["--url", db.url, "-d", db.database]
+
+    refused = run("query", *connection, "--columns", "user_id", "-o", str(target))
+    saved = run("query", *connection, "--columns", "event_type,user_id", "-o", str(target))
+
+    assert refused.exit_code == 2
+    assert "needs event_type" in refused.output
+    assert saved.exit_code == 0, saved.output
+    assert jy.read_events(target)["content_id"].isna().all()
