@@ -62,14 +62,16 @@ def stream_results(
 ) -> Iterator[dict]:
     """The results of a ``SELECT``, streamed in chunks, as MessagePack where the server can.
 
-    MessagePack is what makes reading fast: InfluxDB spends a quarter less
-    time encoding it than JSON, it is a third smaller, and it keeps what JSON
-    loses (20.0 stays a float, not 20). From a server on this machine the
-    answer is asked for uncompressed, since gzip costs the server more time
-    than the loopback saves; from others it comes gzipped. A server that answers in another
-    format (InfluxDB 2.x's v1 API speaks JSON and CSV only), or with an error,
-    is asked again through :meth:`journeys.InfluxDB.influxql`'s JSON path,
-    which raises the server's error as a :class:`journeys.ServerError`.
+    MessagePack is what makes reading fast: InfluxDB spends less time
+    encoding it than JSON (for a million events 15 s of CPU against 17.5 s,
+    and 22 s with gzip), it is a third smaller, and it keeps what JSON loses
+    (20.0 stays a float, not 20). From a server on this machine the answer is
+    asked for uncompressed, since gzip costs the server more time than the
+    loopback saves; from others it comes gzipped. A server that answers in
+    another format (InfluxDB 2.x's v1 API speaks JSON and CSV only), or with
+    an error, is asked again through the JSON path of
+    :meth:`journeys.InfluxDB.influxql`, which raises the server's error as a
+    :class:`journeys.ServerError`.
     """
     params = {"db": client.database, "epoch": "ns", "chunked": "true"}
     form = {**params, "chunk_size": str(chunk_size), "q": statement}

@@ -213,3 +213,24 @@ def test_a_statement_the_server_refuses_raises_its_message(db):
 
     with pytest.raises(jy.ServerError, match="error parsing query"):
         read_frame(db, "SELECT FROM WHERE")
+
+
+def test_a_server_that_answers_json_only_is_read_the_same(db, monkeypatch):
+    db.write(jy.generate(users=10, days=2, seed=8))
+    expected = db.query(chunk_size=50)
+    asking, json_reads = db.request, []
+    answering = db._iter_results
+
+    def without_msgpack(method, path, **options):
+        options.get("headers", {}).pop("Accept", None)  # as a server ignoring it would
+        return asking(method, path, **options)
+
+    def counted(statement, **options):
+        json_reads.append(statement)
+        return answering(statement, **options)
+
+    monkeypatch.setattr(db, "request", without_msgpack)
+    monkeypatch.setattr(db, "_iter_results", counted)
+
+    pd.testing.assert_frame_equal(db.query(chunk_size=50), expected)
+    assert [s.split()[0] for s in json_reads] == ["SHOW", "SHOW", "SELECT"]
