@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
+from requests import RequestException
 
 from journeys.client import quote_identifier, quote_string
 from journeys.decode import AS_FLOAT, ColumnBuilder, empty_frame, events_frame, stream_results
@@ -87,6 +88,9 @@ _DEFAULT_FIELDS = frozenset(LAYOUTS["default"].fields)
 
 #: Most slices read side by side: the connection keeps four HTTP connections.
 MAX_WORKERS = 4
+
+#: How often a query (each slice) is sent when its answer breaks off midway.
+READ_ATTEMPTS = 3
 
 
 def to_timestamp(value) -> pd.Timestamp:
@@ -376,8 +380,20 @@ def _read_all(
     """The columns of all statements' answers, joined in the order of the statements."""
 
     def read(statement: str) -> ColumnBuilder:
-        builder = ColumnBuilder(skip=skip)
-        return builder.add_results(stream_results(client, statement, chunk_size=chunk_size))
+        attempt = 1
+        while True:
+            builder = ColumnBuilder(skip=skip)
+            answer = stream_results(client, statement, chunk_size=chunk_size)
+            try:
+                return builder.add_results(answer)
+            except ServerError as exc:
+                # Only an answer that broke off is worth asking for again; what was
+                # read of it is dropped, so no event comes twice.
+                broke_off = isinstance(exc.__cause__, RequestException)
+                if not broke_off or attempt == READ_ATTEMPTS:
+                    raise
+                logger.info("the answer broke off after %d events (%s): again", builder.rows, exc)
+                attempt += 1
 
     if len(statements) == 1 or workers == 1:
         parts = [read(s) for s in statements]

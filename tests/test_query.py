@@ -234,3 +234,36 @@ def test_a_server_that_answers_json_only_is_read_the_same(db, monkeypatch):
 
     pd.testing.assert_frame_equal(db.query(chunk_size=50), expected)
     assert [s.split()[0] for s in json_reads] == ["SHOW", "SHOW", "SELECT"]
+
+
+@pytest.mark.parametrize("breaks", [1, 2, 3])
+def test_a_slice_whose_answer_breaks_off_is_read_again_whole(db, monkeypatch, breaks):
+    import collections
+
+    import requests
+
+    import journeys.query
+
+    frame = jy.generate(users=10, days=3, seed=9)
+    db.write(frame)
+    expected = db.query(slice="1D")
+    streaming, broken = journeys.query.stream_results, collections.Counter()
+
+    def breaking(client, statement, **options):
+        for number, result in enumerate(streaming(client, statement, **options)):
+            if number == 1 and broken[statement] < breaks:
+                broken[statement] += 1
+                try:
+                    raise requests.ConnectionError("connection reset")
+                except requests.ConnectionError as exc:
+                    raise jy.ServerError("the answer broke off") from exc
+            yield result
+
+    monkeypatch.setattr(journeys.query, "stream_results", breaking)
+
+    if breaks < journeys.query.READ_ATTEMPTS:
+        pd.testing.assert_frame_equal(db.query(slice="1D", chunk_size=20), expected)
+        assert len(broken) >= 1 and set(broken.values()) == {breaks}
+    else:
+        with pytest.raises(jy.ServerError, match="broke off"):
+            db.query(slice="1D", chunk_size=20)
