@@ -14,6 +14,7 @@ A notebook reads like this::
 Everything public is importable from here; see ``__all__``.
 """
 
+from journeys.aggregate import count_events
 from journeys.analysis import funnel, rental_lag, rental_lag_summary, scroll_depth
 from journeys.client import InfluxDB, connect, connect_or_start
 from journeys.errors import (
@@ -73,6 +74,7 @@ __all__ = [
     "as_generator",
     "connect",
     "connect_or_start",
+    "count_events",
     "detect_server",
     "dtypes",
     "estimate_series",

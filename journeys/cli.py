@@ -287,16 +287,64 @@ def write(
         click.echo(f"All its events are stored now: {file} can be deleted.")
 
 
+def _filter_options(command):
+    command = click.option(
+        "--where",
+        multiple=True,
+        metavar="COLUMN=VALUE",
+        help="Only events whose COLUMN holds VALUE (repeatable).",
+    )(command)
+    command = click.option(
+        "--event-type", "event_types", multiple=True, help="Only this type (repeatable)."
+    )(command)
+    command = click.option("--stop", default=None, help="First time excluded.")(command)
+    return click.option(
+        "--start", default=None, help="First time included (ISO 8601; naive is UTC)."
+    )(command)
+
+
+def _filters(where: tuple[str, ...]) -> dict[str, list[str]]:
+    filters: dict[str, list[str]] = {}
+    for condition in where:
+        name, sep, value = condition.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{condition!r} is not COLUMN=VALUE", param_hint="--where")
+        filters.setdefault(name, []).append(value)
+    return filters
+
+
+def _print_csv(table) -> None:
+    table.to_csv(sys.stdout, index=False, lineterminator="\r\n")
+    sys.stdout.flush()
+
+
 @main.command()
 @_connection_options
-@click.option("--start", default=None, help="First time included (ISO 8601; naive is UTC).")
-@click.option("--stop", default=None, help="First time excluded.")
-@click.option("--event-type", "event_types", multiple=True, help="Only this type (repeatable).")
+@_filter_options
 @click.option(
-    "--where",
-    multiple=True,
-    metavar="COLUMN=VALUE",
-    help="Only events whose COLUMN holds VALUE (repeatable).",
+    "--columns",
+    default=None,
+    metavar="COLUMN,...",
+    help="Read only these columns, and the events holding one of them (see --all-events).",
+)
+@click.option(
+    "--all-events",
+    is_flag=True,
+    help="With --columns, also the events holding none of the columns (as slow as all).",
+)
+@click.option(
+    "--slice",
+    "slice_",
+    default=None,
+    metavar="LENGTH",
+    help="Read the range in slices of this length, e.g. 1D or 6h.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 4),
+    default=1,
+    show_default=True,
+    help="Slices read side by side.",
 )
 @click.option(
     "-o",
@@ -306,29 +354,75 @@ def write(
     help="Save to this file (.csv, .parquet, .jsonl) instead of printing CSV.",
 )
 @_clean_errors
-def query(url, database, token, timeout, retries, start, stop, event_types, where, output) -> None:
+def query(columns, all_events, slice_, workers, output, **options) -> None:
     """Read events back from InfluxDB."""
-    from journeys.client import InfluxDB
     from journeys.files import iso_times, save_events
 
-    filters: dict[str, list[str]] = {}
-    for condition in where:
-        name, sep, value = condition.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{condition!r} is not COLUMN=VALUE", param_hint="--where")
-        filters.setdefault(name, []).append(value)
-
-    with InfluxDB(url, database=database, token=token, timeout=timeout, retries=retries) as db:
-        events = db.query(start, stop, event_types=list(event_types) or None, where=filters)
+    names = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
+    if output is not None and names is not None and "event_type" not in names:
+        raise click.BadParameter(
+            "a file of events holds the schema's columns and needs event_type: add it to "
+            "--columns, or leave -o out to print the selected columns alone",
+            param_hint="--columns",
+        )
+    with _connect(options) as db:
+        events = db.query(
+            **_range_and_filters(options),
+            columns=names,
+            all_events=all_events,
+            slice=slice_,
+            workers=workers,
+        )
 
     if output is None:
         table = events.reset_index()
         table["time"] = iso_times(events.index)
-        table.to_csv(sys.stdout, index=False, lineterminator="\r\n")
-        sys.stdout.flush()
+        _print_csv(table)
         return
     save_events(events, output)
     click.echo(f"{len(events):,} events saved to {output}")
+
+
+def _connect(options: dict):
+    """The connection the connection options name (taken out of ``options``)."""
+    from journeys.client import InfluxDB
+
+    url = options.pop("url")
+    names = ("database", "token", "timeout", "retries")
+    return InfluxDB(url, **{name: options.pop(name) for name in names})
+
+
+def _range_and_filters(options: dict) -> dict:
+    """The keyword arguments of the range and filter options (taken out of ``options``)."""
+    return {
+        "start": options.pop("start"),
+        "stop": options.pop("stop"),
+        "event_types": list(options.pop("event_types")) or None,
+        "where": _filters(options.pop("where")),
+    }
+
+
+@main.command()
+@_connection_options
+@_filter_options
+@click.option("--every", default="1h", show_default=True, help="Length of the intervals.")
+@click.option("--by", multiple=True, metavar="TAG", help="Count per this tag (repeatable).")
+@click.option("--field", default=None, help="Count only the events holding this field.")
+@click.option("--zeros/--no-zeros", default=True, help="Keep intervals without events.")
+@_clean_errors
+def count(every, by, field, zeros, **options) -> None:
+    """Count events per interval and tag on the server, as CSV."""
+    import pandas as pd
+
+    from journeys.aggregate import count_events
+    from journeys.files import iso_times
+
+    with _connect(options) as db:
+        counts = count_events(
+            db, **_range_and_filters(options), every=every, by=list(by), field=field, zeros=zeros
+        )
+    counts["time"] = iso_times(pd.DatetimeIndex(counts["time"]))
+    _print_csv(counts)
 
 
 @main.command()
