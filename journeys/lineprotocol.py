@@ -37,6 +37,8 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from journeys.errors import LineProtocolError
 from journeys.schema import NO_FIELDS_FIELD, SEQUENCE_TAG, Layout, get_layout
@@ -51,6 +53,12 @@ __all__ = [
 ]
 
 _TAG_SPECIALS = (",", "=", " ")
+# Only a tag value holding one of these may be one a tag cannot carry.
+_SUSPICIOUS = r"[\\\n\r]"
+
+# Lines are built column by column with Arrow's string kernels, in 64-bit
+# offsets so that a batch may exceed 2 GB of text.
+_TEXT = pa.large_string()
 
 # One line of line protocol. String fields may hold raw line breaks, so a file
 # of lines cannot simply be split at each one.
@@ -119,33 +127,54 @@ def tag_value_problem(value: str) -> str:
 
 
 def _tag_problems(values: pd.Series) -> pd.Series:
-    """The reason each string of ``values`` cannot be a tag value ("" where it can)."""
-    suspicious = values.str.contains(r"[\\\n\r]", regex=True, na=False)
-    reasons = pd.Series("", index=values.index, dtype=object)
+    """The reason each string of ``values`` cannot be a tag value ("" where it can).
+
+    The reasons are Arrow strings, so that ``reasons != ""`` is quick.
+    """
+    suspicious = values.str.contains(_SUSPICIOUS, regex=True, na=False)
+    reasons = pd.Series("", index=values.index, dtype="string[pyarrow]")
     if suspicious.any():
         reasons[suspicious] = [tag_value_problem(v) for v in values[suspicious]]
     return reasons
 
 
-def _escape_tag_values(values: pd.Series) -> pd.Series:
-    return (
-        values.str.replace(",", r"\,", regex=False)
-        .str.replace("=", r"\=", regex=False)
-        .str.replace(" ", r"\ ", regex=False)
+def _strings(values: pd.Series) -> pa.Array:
+    """The strings of a column as one Arrow array, null where NA (no copy for Arrow text)."""
+    source = values.array if isinstance(values.dtype, pd.StringDtype) else values.to_numpy()
+    array = pa.array(source, type=_TEXT, from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _join(*parts, separator: str = "", missing: str | None = None) -> pa.Array:
+    """Join text arrays and scalars row by row; a null part makes a null row, or ``missing``."""
+    if missing is None:
+        return pc.binary_join_element_wise(*parts, _text(separator))
+    return pc.binary_join_element_wise(
+        *parts, _text(separator), null_handling="replace", null_replacement=missing
     )
 
 
-def _field_text(values: pd.Series, kind: str) -> np.ndarray:
-    """Each value of a field column as line protocol text (undefined where NA)."""
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, _TEXT)
+
+
+def _escape_tag_values(values: pa.Array) -> pa.Array:
+    for special in _TAG_SPECIALS:
+        values = pc.replace_substring(values, special, "\\" + special)
+    return values
+
+
+def _field_text(values: pd.Series, kind: str, key: str) -> tuple[pa.Array, np.ndarray]:
+    """``,key=value`` for each value of a field column (null where NA), and where present."""
     present = values.notna().to_numpy()
+    prefix = _text(f",{key}=")
     if kind == "string":
-        escaped = values.str.replace("\\", "\\\\", regex=False).str.replace(
-            '"', '\\"', regex=False
-        )
-        return ('"' + escaped + '"').to_numpy(dtype=object, na_value="")
+        escaped = pc.replace_substring(_strings(values), "\\", "\\\\")
+        escaped = pc.replace_substring(escaped, '"', '\\"')
+        return _join(prefix, _text('"'), escaped, _text('"')), present
     if kind == "integer":
         numbers = values.to_numpy(dtype="int64", na_value=0)
-        return np.char.add(numbers.astype(str), "i").astype(object)
+        return _join(prefix, pc.cast(pa.array(numbers, mask=~present), _TEXT), _text("i")), present
     if kind == "float":
         numbers = values.to_numpy(dtype="float64", na_value=np.nan)
         infinite = np.isinf(numbers) & present
@@ -155,8 +184,76 @@ def _field_text(values: pd.Series, kind: str) -> np.ndarray:
                 f"row {row}, column {values.name}: {numbers[row]} is infinite, which line "
                 "protocol cannot carry"
             )
-        return numbers.astype(str).astype(object)
+        present = present & ~np.isnan(numbers)
+        return _float_text(numbers, present, prefix), present
     raise ValueError(f"unknown field kind {kind!r}")
+
+
+def _float_text(numbers: np.ndarray, present: np.ndarray, prefix: pa.Scalar) -> pa.Array:
+    """``prefix`` and each float as Python writes it (``repr``), null where not present.
+
+    Arrow writes the same shortest digits as Python, fast, and in the same form
+    from 1e-4 to 1e10 but for the ``.0`` of whole numbers; the rare values
+    outside that range are written by Python itself.
+    """
+    text = pc.cast(pa.array(numbers, mask=~present), _TEXT)
+    with np.errstate(invalid="ignore"):
+        size = np.abs(numbers)
+        usual = ((size >= 1e-4) & (size < 1e10)) | (numbers == 0)
+        whole = present & usual & (numbers == np.floor(numbers))
+    rare = present & ~usual
+    if rare.any():
+        written = pa.array([repr(float(n)) for n in numbers[rare]], type=_TEXT)
+        text = pc.replace_with_mask(text, pa.array(rare), written)
+    if not whole.any():
+        return _join(prefix, text)
+    return _join(prefix, text, pc.if_else(pa.array(whole), _text(".0"), _text("")))
+
+
+def _refuse_tag_problems(tag: str, encoded: pa.DictionaryArray) -> None:
+    """Raise for the first row whose tag value line protocol cannot carry."""
+    distinct = encoded.dictionary
+    if not pc.any(pc.match_substring_regex(distinct, _SUSPICIOUS)).as_py():
+        return
+    problems = [tag_value_problem(v) if v is not None else "" for v in distinct.to_pylist()]
+    bad = [i for i, problem in enumerate(problems) if problem]
+    if bad:
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        row = int(np.flatnonzero(np.isin(indices, bad))[0])
+        value = distinct[int(indices[row])].as_py()
+        raise LineProtocolError(f"row {row}, column {tag}: {value!r} {problems[indices[row]]}")
+
+
+def _keys(frame: pd.DataFrame, layout: Layout) -> pa.Array:
+    parts = [pa.repeat(_text(escape_measurement(layout.measurement)), len(frame))]
+    for tag in sorted(layout.tags):
+        if tag not in frame.columns:
+            continue
+        # Tags hold few distinct values: each is checked and written once, then
+        # spread to its rows.
+        encoded = pc.dictionary_encode(_strings(frame[tag]))
+        _refuse_tag_problems(tag, encoded)
+        escaped = _escape_tag_values(encoded.dictionary)
+        escaped = pc.if_else(pc.equal(escaped, ""), pa.scalar(None, _TEXT), escaped)
+        pair = _join(_text(f",{escape_key(tag)}="), escaped)
+        parts.append(pair.take(encoded.indices))
+    return _join(*parts, missing="")
+
+
+def _fields(frame: pd.DataFrame, layout: Layout) -> pa.Array:
+    parts, anything = [], np.zeros(len(frame), dtype=bool)
+    for name in layout.fields:
+        if name in frame.columns:
+            text, present = _field_text(frame[name], layout.kind(name), escape_key(name))
+            if present.any():
+                parts.append(text)
+                anything |= present
+    if not anything.all():
+        marker = _text(f",{NO_FIELDS_FIELD}=true")
+        parts.append(pc.if_else(pa.array(anything), pa.scalar(None, _TEXT), marker))
+    if not parts:  # no rows at all
+        return pa.array([], type=_TEXT)
+    return pc.utf8_slice_codeunits(_join(*parts, missing=""), 1)
 
 
 def series_keys(frame: pd.DataFrame, layout: str | Layout = "default") -> np.ndarray:
@@ -167,65 +264,62 @@ def series_keys(frame: pd.DataFrame, layout: str | Layout = "default") -> np.nda
     LineProtocolError
         For a tag value line protocol cannot carry, naming its row and column.
     """
-    layout = get_layout(layout)
-    keys = np.full(len(frame), escape_measurement(layout.measurement), dtype=object)
-    for tag in sorted(layout.tags):
-        if tag not in frame.columns:
-            continue
-        values = frame[tag]
-        problems = _tag_problems(values)
-        if (problems != "").any():
-            row = int(np.flatnonzero((problems != "").to_numpy())[0])
-            raise LineProtocolError(
-                f"row {row}, column {tag}: {values.iloc[row]!r} {problems.iloc[row]}"
-            )
-        escaped = _escape_tag_values(values).to_numpy(dtype=object, na_value="")
-        present = np.flatnonzero(escaped != "")
-        keys[present] = keys[present] + ("," + escape_key(tag) + "=" + escaped[present])
-    return keys
+    return _keys(frame, get_layout(layout)).to_numpy(zero_copy_only=False)
 
 
 def field_sets(frame: pd.DataFrame, layout: str | Layout = "default") -> np.ndarray:
     """The field section of every row's line (``no_fields=true`` where it has none)."""
-    layout = get_layout(layout)
-    fields = np.full(len(frame), "", dtype=object)
-    for name in layout.fields:
-        if name not in frame.columns:
-            continue
-        values = frame[name]
-        present = np.flatnonzero(values.notna().to_numpy())
-        text = _field_text(values, layout.kind(name))
-        fields[present] += "," + escape_key(name) + "=" + text[present]
-    fields[fields == ""] = f",{NO_FIELDS_FIELD}=true"
-    return np.array([f[1:] for f in fields], dtype=object)
+    return _fields(frame, get_layout(layout)).to_numpy(zero_copy_only=False)
 
 
-def sequence_numbers(keys: np.ndarray, times: np.ndarray, fields: np.ndarray) -> np.ndarray:
+def _rows_of(text, rows: np.ndarray) -> pd.Series:
+    """Some rows of texts given as a numpy array or an Arrow array, indexed by row."""
+    if isinstance(text, pa.Array):
+        chosen = text.take(pa.array(rows))
+        return pd.Series(chosen, index=rows, dtype=pd.ArrowDtype(chosen.type))
+    return pd.Series(text[rows], index=rows, dtype=object)
+
+
+def _as_arrow(text) -> pa.Array:
+    return text if isinstance(text, pa.Array) else pa.array(text, type=_TEXT)
+
+
+def sequence_numbers(keys, times: np.ndarray, fields) -> np.ndarray:
     """Number the events that share a series key and a timestamp: 0, 1, 2, ...
 
     Within such a tie the events are numbered in the order of their field text,
     not of the rows, so the same events get the same numbers however a frame
     was sorted: writing back a frame that was read stores nothing twice.
+    ``keys`` and ``fields`` may be numpy arrays of text or Arrow arrays.
     """
-    table = pd.DataFrame({"key": keys, "time": times})
-    tied = table.duplicated(["key", "time"], keep=False).to_numpy()
     sequence = np.zeros(len(keys), dtype="int64")
+
+    # Only events that share a time can tie; most times are shared by none.
+    rows = np.flatnonzero(pd.Index(times).duplicated(keep=False))
+    if not rows.size:
+        return sequence
+    table = pd.DataFrame({"key": _rows_of(keys, rows), "time": times[rows]}, index=rows)
+    tied = table.duplicated(["key", "time"], keep=False).to_numpy()
     if tied.any():
-        ties = table[tied].assign(fields=fields[tied])
+        ties = table[tied].assign(fields=_rows_of(fields, rows[tied]).to_numpy())
         ties = ties.sort_values(["key", "time", "fields"], kind="stable")
         sequence[ties.index.to_numpy()] = ties.groupby(["key", "time"], sort=False).cumcount()
     return sequence
 
 
-def compose(
-    keys: np.ndarray, sequence: np.ndarray, fields: np.ndarray, times: np.ndarray
-) -> list[str]:
-    """Lines from their parts; a sequence number above 0 becomes the sequence tag."""
-    heads = keys.copy()
-    tied = np.flatnonzero(sequence)
-    if tied.size:
-        heads[tied] = heads[tied] + f",{SEQUENCE_TAG}=" + sequence[tied].astype(str).astype(object)
-    return list(heads + " " + fields + " " + times.astype(str).astype(object))
+def compose(keys, sequence: np.ndarray, fields, times: np.ndarray) -> list[str]:
+    """Lines from their parts; a sequence number above 0 becomes the sequence tag.
+
+    ``keys`` and ``fields`` may be numpy arrays of text or Arrow arrays.
+    """
+    heads = _as_arrow(keys)
+    tied = sequence > 0
+    if tied.any():
+        numbers = pc.cast(pa.array(sequence), _TEXT)
+        tagged = _join(heads, _text(f",{SEQUENCE_TAG}="), numbers)
+        heads = pc.if_else(pa.array(tied), tagged, heads)
+    stamps = pc.cast(pa.array(times, type=pa.int64()), _TEXT)
+    return _join(heads, _as_arrow(fields), stamps, separator=" ").to_pylist()
 
 
 def to_lines(frame: pd.DataFrame, layout: str | Layout = "default") -> list[str]:
@@ -261,6 +355,6 @@ def to_lines(frame: pd.DataFrame, layout: str | Layout = "default") -> list[str]
     """
     if len(frame) == 0:
         return []
-    keys, fields = series_keys(frame, layout), field_sets(frame, layout)
-    times = frame.index.asi8
+    layout = get_layout(layout)
+    keys, fields, times = _keys(frame, layout), _fields(frame, layout), frame.index.asi8
     return compose(keys, sequence_numbers(keys, times, fields), fields, times)

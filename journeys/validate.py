@@ -560,16 +560,18 @@ def _float_text(value) -> str:
 
 
 def _from_floats(floats: np.ndarray, column: Column):
-    infinite = np.isinf(floats)
-    reasons = np.where(infinite, "is infinite, which InfluxDB cannot store", "").astype(object)
+    # Reasons are set where they apply: building them with np.where would make a
+    # Python string for every row.
+    reasons = np.full(len(floats), "", dtype=object)
+    reasons[np.isinf(floats)] = "is infinite, which InfluxDB cannot store"
     if column.kind == "float":
         return floats, reasons
 
     finite = np.where(np.isfinite(floats), floats, 0.0)
     fractional = finite != np.floor(finite)
     too_big = np.abs(finite) >= 2.0**63
-    reasons = np.where(fractional, "is not a whole number", reasons)
-    reasons = np.where(too_big, "does not fit a 64-bit integer", reasons)
+    reasons[fractional] = "is not a whole number"
+    reasons[too_big] = "does not fit a 64-bit integer"
     return np.where(fractional | too_big, 0, finite).astype("int64"), reasons
 
 
