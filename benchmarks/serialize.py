@@ -184,7 +184,7 @@ def differences(lines: list[str], expected: dict) -> Counter:
     """How the parsed lines differ from the expected points, with one example of each."""
     found: Counter = Counter()
     examples: dict[str, str] = {}
-    seen = set()
+    seen, right = set(), 0
 
     def note(kind: str, line: str) -> None:
         found[kind] += 1
@@ -201,6 +201,10 @@ def differences(lines: list[str], expected: dict) -> Counter:
             continue
         seen.add(stamp)
         want_tags, want_fields = expected[stamp]
+        if measurement == "events" and tags == want_tags and fields == want_fields:
+            if all(type(fields[n]) is type(want_fields[n]) for n in fields):
+                right += 1
+                continue
         if measurement != "events":
             note("wrong measurement", line)
         for name in sorted(set(want_tags) | set(tags)):
@@ -218,6 +222,7 @@ def differences(lines: list[str], expected: dict) -> Counter:
     if missing:
         found["rows without a line"] = missing
     found.examples = examples
+    found.wrong = len(expected) - right  # rows not stored exactly as the frame says
     return found
 
 
@@ -266,8 +271,7 @@ def main() -> None:
 
     print()
     print(f"{'':34}{'seconds':>10}{'rows/s':>14}{'lines':>12}{'wrong points':>14}")
-    wrong_ours = sum(our_differences.values())
-    wrong_theirs = sum(their_differences.values())
+    wrong_ours, wrong_theirs = our_differences.wrong, their_differences.wrong
     print(f"{'journeys validate + to_lines':34}{ours_total:>10.2f}"
           f"{len(frame) / ours_total:>14,.0f}{len(ours):>12,}{wrong_ours:>14,}")  # fmt: skip
     print(f"{'  of which to_lines':34}{writing:>10.2f}{len(frame) / writing:>14,.0f}")
@@ -286,7 +290,7 @@ def main() -> None:
             print(f"  {count:>10,}  {kind}")
             if example:
                 print(f"              e.g. {example[:150]!r}")
-    if our_differences:
+    if our_differences or wrong_ours:
         raise SystemExit("journeys wrote points that differ from the frame")
 
 

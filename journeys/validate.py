@@ -286,7 +286,8 @@ def _parse_times(values: pd.Series, epoch_unit: str) -> tuple[np.ndarray, pd.Dat
     """
     missing = values.isna().to_numpy()
     nanos = np.zeros(len(values), dtype="int64")
-    reasons = np.where(missing, "is missing; every event needs a time", "").astype(object)
+    reasons = np.full(len(values), "", dtype=object)
+    reasons[missing] = "is missing; every event needs a time"
     present = ~missing
     dtype = values.dtype
 
