@@ -201,10 +201,10 @@ def differences(lines: list[str], expected: dict) -> Counter:
             continue
         seen.add(stamp)
         want_tags, want_fields = expected[stamp]
-        if measurement == "events" and tags == want_tags and fields == want_fields:
-            if all(type(fields[n]) is type(want_fields[n]) for n in fields):
-                right += 1
-                continue
+        same = measurement == "events" and tags == want_tags and fields == want_fields
+        if same and all(type(fields[n]) is type(want_fields[n]) for n in fields):
+            right += 1
+            continue
         if measurement != "events":
             note("wrong measurement", line)
         for name in sorted(set(want_tags) | set(tags)):
