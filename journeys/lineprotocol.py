@@ -29,6 +29,15 @@ Two choices make sure that every event becomes exactly one stored point:
   :data:`~journeys.schema.SEQUENCE_TAG` ``=1``, ``2``, .... The first gets no
   such tag, so frames without such ties create no extra series, and writing the
   same frame twice stores each event once.
+
+Lines are built a column at a time, never a row at a time: each column
+becomes an Arrow text array of ``,key=value`` pieces (null where the value is
+missing, so a missing first field leaves no stray comma), and Arrow's string
+kernels join the pieces of all rows at once. A tag column is escaped once per
+distinct value. Arrow writes floats with the digits of Python's ``repr``; whole
+numbers get their ``.0`` added, and the rare magnitudes outside 1e-4 to 1e10,
+where Arrow's form differs, are written by Python. Only rows that share a
+timestamp are compared for ties.
 """
 
 from __future__ import annotations
