@@ -68,6 +68,9 @@ _SUSPICIOUS = r"[\\\n\r]"
 # Lines are built column by column with Arrow's string kernels, in 64-bit
 # offsets so that a batch may exceed 2 GB of text.
 _TEXT = pa.large_string()
+# What goes before a field: nothing before a row's first, a comma before the
+# others, nothing either (a null) where the field is missing.
+_COMMAS = pa.array(["", ",", None], type=_TEXT)
 
 # One line of line protocol. String fields may hold raw line breaks, so a file
 # of lines cannot simply be split at each one.
@@ -140,8 +143,10 @@ def _tag_problems(values: pd.Series) -> pd.Series:
 
     The reasons are Arrow strings, so that ``reasons != ""`` is quick.
     """
-    suspicious = values.str.contains(_SUSPICIOUS, regex=True, na=False)
     reasons = pd.Series("", index=values.index, dtype="string[pyarrow]")
+    if not _holds_bytes(_strings(values), b"\\\n\r"):
+        return reasons
+    suspicious = values.str.contains(_SUSPICIOUS, regex=True, na=False)
     if suspicious.any():
         reasons[suspicious] = [tag_value_problem(v) for v in values[suspicious]]
     return reasons
@@ -174,13 +179,13 @@ def _escape_tag_values(values: pa.Array) -> pa.Array:
 
 
 def _field_text(values: pd.Series, kind: str, key: str) -> tuple[pa.Array, np.ndarray]:
-    """``,key=value`` for each value of a field column (null where NA), and where present."""
+    """``key=value`` for each value of a field column (null where NA), and where present."""
     present = values.notna().to_numpy()
-    prefix = _text(f",{key}=")
+    prefix = _text(f"{key}=")
+    if not present.any():
+        return pa.nulls(len(values), type=_TEXT), present
     if kind == "string":
-        escaped = pc.replace_substring(_strings(values), "\\", "\\\\")
-        escaped = pc.replace_substring(escaped, '"', '\\"')
-        return _join(prefix, _text('"'), escaped, _text('"')), present
+        return _per_distinct(_strings(values), lambda text: _string_field(prefix, text)), present
     if kind == "integer":
         numbers = values.to_numpy(dtype="int64", na_value=0)
         return _join(prefix, pc.cast(pa.array(numbers, mask=~present), _TEXT), _text("i")), present
@@ -196,6 +201,34 @@ def _field_text(values: pd.Series, kind: str, key: str) -> tuple[pa.Array, np.nd
         present = present & ~np.isnan(numbers)
         return _float_text(numbers, present, prefix), present
     raise ValueError(f"unknown field kind {kind!r}")
+
+
+def _string_field(prefix: pa.Scalar, text: pa.Array) -> pa.Array:
+    if _holds_bytes(text, b'\\"'):
+        text = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
+    return _join(prefix, _text('"'), text, _text('"'))
+
+
+def _holds_bytes(text: pa.Array, chars: bytes) -> bool:
+    """Whether the bytes of ``text`` hold any of the ASCII ``chars``.
+
+    A quick scan of the whole data buffer, which spares the string kernels in
+    the common case. In UTF-8 an ASCII byte is always that character; bytes
+    just outside a sliced array can only make the answer a needless yes.
+    """
+    data = text.buffers()[2]
+    if data is None:
+        return False
+    scanned = data.to_pybytes()  # bytes.find is a memchr, far quicker than numpy here
+    return any(scanned.find(chars[i : i + 1]) >= 0 for i in range(len(chars)))
+
+
+def _per_distinct(text: pa.Array, write) -> pa.Array:
+    """``write(text)``, done once per distinct value when values repeat (ids, pages, ...)."""
+    encoded = pc.dictionary_encode(text)
+    if len(encoded.dictionary) > len(text) // 2:
+        return write(text)
+    return write(encoded.dictionary).take(encoded.indices)
 
 
 def _float_text(numbers: np.ndarray, present: np.ndarray, prefix: pa.Scalar) -> pa.Array:
@@ -233,7 +266,8 @@ def _refuse_tag_problems(tag: str, encoded: pa.DictionaryArray) -> None:
         raise LineProtocolError(f"row {row}, column {tag}: {value!r} {problems[indices[row]]}")
 
 
-def _keys(frame: pd.DataFrame, layout: Layout) -> pa.Array:
+def _key_parts(frame: pd.DataFrame, layout: Layout) -> list[pa.Array]:
+    """The measurement and each ``,tag=value`` (null where missing), to be joined."""
     parts = [pa.repeat(_text(escape_measurement(layout.measurement)), len(frame))]
     for tag in sorted(layout.tags):
         if tag not in frame.columns:
@@ -246,23 +280,45 @@ def _keys(frame: pd.DataFrame, layout: Layout) -> pa.Array:
         escaped = pc.if_else(pc.equal(escaped, ""), pa.scalar(None, _TEXT), escaped)
         pair = _join(_text(f",{escape_key(tag)}="), escaped)
         parts.append(pair.take(encoded.indices))
-    return _join(*parts, missing="")
+    return parts
+
+
+def _field_parts(frame: pd.DataFrame, layout: Layout) -> list[pa.Array]:
+    """Each ``key=value`` (null where missing) after its comma, to be joined.
+
+    The first field of a row has no comma before it; a row without fields gets
+    the marker field.
+    """
+    texts, present = [], []
+    for name in layout.fields:
+        if name in frame.columns:
+            text, where = _field_text(frame[name], layout.kind(name), escape_key(name))
+            if where.any():
+                texts.append(text)
+                present.append(where)
+    anything = np.logical_or.reduce(present) if present else np.zeros(len(frame), dtype=bool)
+    if not anything.all():
+        marker = _text(f"{NO_FIELDS_FIELD}=true")
+        texts.append(pc.if_else(pa.array(anything), pa.scalar(None, _TEXT), marker))
+        present.append(~anything)
+
+    parts, before = [], np.zeros(len(frame), dtype=bool)
+    for text, where in zip(texts, present, strict=True):
+        if before.any():
+            comma = np.where(where, np.where(before, 1, 0), -1)
+            parts.append(pc.take(_COMMAS, pa.array(np.where(comma < 0, 2, comma))))
+        parts.append(text)
+        before = before | where
+    return parts
+
+
+def _keys(frame: pd.DataFrame, layout: Layout) -> pa.Array:
+    return _join(*_key_parts(frame, layout), missing="")
 
 
 def _fields(frame: pd.DataFrame, layout: Layout) -> pa.Array:
-    parts, anything = [], np.zeros(len(frame), dtype=bool)
-    for name in layout.fields:
-        if name in frame.columns:
-            text, present = _field_text(frame[name], layout.kind(name), escape_key(name))
-            if present.any():
-                parts.append(text)
-                anything |= present
-    if not anything.all():
-        marker = _text(f",{NO_FIELDS_FIELD}=true")
-        parts.append(pc.if_else(pa.array(anything), pa.scalar(None, _TEXT), marker))
-    if not parts:  # no rows at all
-        return pa.array([], type=_TEXT)
-    return pc.utf8_slice_codeunits(_join(*parts, missing=""), 1)
+    parts = _field_parts(frame, layout)
+    return _join(*parts, missing="") if parts else pa.array([], type=_TEXT)
 
 
 def series_keys(frame: pd.DataFrame, layout: str | Layout = "default") -> np.ndarray:
@@ -321,14 +377,31 @@ def compose(keys, sequence: np.ndarray, fields, times: np.ndarray) -> list[str]:
 
     ``keys`` and ``fields`` may be numpy arrays of text or Arrow arrays.
     """
-    heads = _as_arrow(keys)
+    parts = [_as_arrow(keys), _sequence_tags(sequence), _text(" "), _as_arrow(fields)]
+    return _join(*parts, _text(" "), _stamps(times), missing="").to_pylist()
+
+
+def _sequence_tags(sequence: np.ndarray) -> pa.Array:
+    """``,event_seq=n`` where the sequence number is above 0, null elsewhere."""
     tied = sequence > 0
-    if tied.any():
-        numbers = pc.cast(pa.array(sequence), _TEXT)
-        tagged = _join(heads, _text(f",{SEQUENCE_TAG}="), numbers)
-        heads = pc.if_else(pa.array(tied), tagged, heads)
-    stamps = pc.cast(pa.array(times, type=pa.int64()), _TEXT)
-    return _join(heads, _as_arrow(fields), stamps, separator=" ").to_pylist()
+    numbers = pc.cast(pa.array(sequence, mask=~tied), _TEXT)
+    return _join(_text(f",{SEQUENCE_TAG}="), numbers)
+
+
+def _stamps(times: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(times, type=pa.int64()), _TEXT)
+
+
+def _tie_numbers(keys: list[pa.Array], fields: list[pa.Array], times: np.ndarray) -> np.ndarray:
+    """:func:`sequence_numbers` from the parts of keys and fields, joined only where needed."""
+    sequence = np.zeros(len(times), dtype="int64")
+    shared = np.flatnonzero(pd.Index(times).duplicated(keep=False))
+    if shared.size:
+        rows = pa.array(shared)
+        key_text = _join(*(part.take(rows) for part in keys), missing="")
+        field_text = _join(*(part.take(rows) for part in fields), missing="")
+        sequence[shared] = sequence_numbers(key_text, times[shared], field_text)
+    return sequence
 
 
 def to_lines(frame: pd.DataFrame, layout: str | Layout = "default") -> list[str]:
@@ -364,6 +437,9 @@ def to_lines(frame: pd.DataFrame, layout: str | Layout = "default") -> list[str]
     """
     if len(frame) == 0:
         return []
+    # The parts of all lines are joined at once, in one pass over the text.
     layout = get_layout(layout)
-    keys, fields, times = _keys(frame, layout), _fields(frame, layout), frame.index.asi8
-    return compose(keys, sequence_numbers(keys, times, fields), fields, times)
+    keys, fields, times = _key_parts(frame, layout), _field_parts(frame, layout), frame.index.asi8
+    ties = _sequence_tags(_tie_numbers(keys, fields, times))
+    parts = [*keys, ties, _text(" "), *fields, _text(" "), _stamps(times)]
+    return _join(*parts, missing="").to_pylist()
