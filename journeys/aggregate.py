@@ -133,10 +133,13 @@ def count_events(
 
     where_clause = " AND ".join([*time_conditions(low, high), *conditions])
     source = _source(stored.fields, field, measurement, where_clause)
+    # The filters act inside the subquery; outside it only the columns it selects
+    # exist, so a condition on another tag there would match nothing.
+    outer_where = where_clause if field is not None else " AND ".join(time_conditions(low, high))
     counted = quote_identifier(field or "event_type")
     groups = ", ".join([f"time({step}ns)", *(quote_identifier(t) for t in tags)])
     statement = (
-        f"SELECT count({counted}) AS count FROM {source} WHERE {where_clause} "
+        f"SELECT count({counted}) AS count FROM {source} WHERE {outer_where} "
         f"GROUP BY {groups} fill({'0' if zeros else 'none'})"
     )
 

@@ -14,7 +14,18 @@ Times
     ends as ``datetime64[ns, UTC]``.
 Numbers
     Integers stay exact to the last digit, never passing through a float. A
-    negative zero becomes zero, since InfluxDB answers it as ``0``.
+    negative zero becomes zero, since InfluxDB answers it as ``0``. A float32
+    (or float16) becomes the float64 of its shortest text: ``np.float32(19.99)``
+    is stored as ``19.99``, what it prints as, not as ``19.989999771118164``, its
+    exact binary value. Both round to the same float32, so nothing is lost, and
+    the value read back is the one the user saw.
+Extra columns
+    A column outside the schema is refused (``extra_columns="error"``) or left
+    out (``"drop"``); it cannot be kept, because the reader and the check of
+    tied events against stored points know the schema's fields only: a kept
+    column would be written but never read back, and an event written again
+    would no longer be recognised as stored. Rename it to a schema column to
+    keep it.
 Strings
     Numbers in a string column become their text (an integral float such as
     ``12345.0``, which is how pandas reads an id column with gaps, becomes
@@ -118,7 +129,11 @@ def split_valid(
     if epoch_unit not in _EPOCH_UNITS:
         raise ValueError(f"epoch_unit must be one of {_EPOCH_UNITS}, not {epoch_unit!r}")
     if extra_columns not in ("error", "drop"):
-        raise ValueError(f"extra_columns must be 'error' or 'drop', not {extra_columns!r}")
+        raise ValueError(
+            f"extra_columns must be 'error' or 'drop', not {extra_columns!r}: columns outside "
+            "the schema cannot be kept, since they would never be read back; rename such a "
+            "column to a schema column to store it"
+        )
 
     frame = _with_time_column(frame)
     _check_columns(frame, extra_columns)
@@ -223,11 +238,13 @@ def _check_columns(frame: pd.DataFrame, extra_columns: str) -> None:
         )
 
     known = {c.name for c in COLUMNS} | {"time"}
-    unknown = [str(c) for c in frame.columns if c not in known]
+    unknown = [c for c in frame.columns if c not in known]
     if unknown and extra_columns == "error":
+        names = ", ".join(repr(c) for c in unknown)
         raise SchemaError(
-            f"columns outside the events schema: {', '.join(unknown)}. Rename them to "
-            "schema columns, drop them, or pass extra_columns='drop' (--extra-columns drop)"
+            f"columns outside the events schema: {names}. Rename them to schema columns "
+            f"({', '.join(c.name for c in COLUMNS)}), drop them, or pass "
+            "extra_columns='drop' (--extra-columns drop) to leave them out"
         )
 
 
@@ -254,6 +271,12 @@ _FACTORS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 _NUMBER_TEXT = r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*"
 _OUTSIDE = "is outside the times InfluxDB can store (1677-09-21 to 2262-04-11)"
 _NOT_A_TIME = "is not an ISO 8601 time or an epoch number"
+#: The digits that tell any two floats of a width (in bytes) apart.
+_ROUND_TRIP_DIGITS = {2: 5, 4: 9, 8: 17}
+_FLOAT_TIME = (
+    "is a float with more digits than a float holds, so its nanosecond is not known; "
+    "read the times as integers (dtype='Int64') or as text"
+)
 
 
 def _parse_times(values: pd.Series, epoch_unit: str) -> tuple[np.ndarray, pd.DataFrame]:
@@ -263,7 +286,8 @@ def _parse_times(values: pd.Series, epoch_unit: str) -> tuple[np.ndarray, pd.Dat
     """
     missing = values.isna().to_numpy()
     nanos = np.zeros(len(values), dtype="int64")
-    reasons = np.where(missing, "is missing; every event needs a time", "").astype(object)
+    reasons = np.full(len(values), "", dtype=object)
+    reasons[missing] = "is missing; every event needs a time"
     present = ~missing
     dtype = values.dtype
 
@@ -342,9 +366,18 @@ def _epoch(value, epoch_unit: str) -> tuple[int, str]:
     elif isinstance(value, float | np.floating):
         if not np.isfinite(value):
             return 0, _NOT_A_TIME
-        scaled = Decimal(repr(float(value))) * factor
+        number = Decimal(_float_text(value))
+        scaled = number * factor
         if scaled != scaled.to_integral_value():
             return 0, "has a fraction of a nanosecond"
+        # Read by its shortest text, a float gives back the time it was made from
+        # when that had at most 16 digits (milli- or microseconds counted in
+        # nanoseconds). A float that needs all 17 came from a longer number, and when
+        # its neighbours lie more than a nanosecond apart that number is lost.
+        digits = len(number.normalize().as_tuple().digits)
+        longest = _ROUND_TRIP_DIGITS[np.dtype(type(value)).itemsize]
+        if digits >= longest and np.spacing(abs(value)) * factor > 1:
+            return 0, _FLOAT_TIME
         exact = int(scaled)
     elif isinstance(value, str | Decimal):
         try:
@@ -459,7 +492,7 @@ def _coerce_numbers(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Da
     elif pd.api.types.is_integer_dtype(values.dtype):
         numbers, reasons = _from_integers(values, column, present)
     elif pd.api.types.is_float_dtype(values.dtype):
-        numbers, reasons = _from_floats(values.to_numpy("float64", na_value=np.nan), column)
+        numbers, reasons = _from_floats(_as_float64(values), column)
     else:
         numbers, reasons = _from_objects_numbers(values, column, present)
 
@@ -511,17 +544,35 @@ def _from_integers(values: pd.Series, column: Column, present: np.ndarray):
     return ints, reasons
 
 
+def _as_float64(values: pd.Series) -> np.ndarray:
+    """Float64 values (NaN where NA); narrower floats through their shortest text."""
+    width = np.dtype(getattr(values.dtype, "numpy_dtype", values.dtype))
+    if width.itemsize >= 8:
+        return values.to_numpy("float64", na_value=np.nan)
+    # numpy writes each float32 with the fewest digits that read back as it.
+    return values.to_numpy(width, na_value=np.nan).astype(str).astype("float64")
+
+
+def _float_text(value) -> str:
+    """The shortest text of a float scalar in its own width (float32 0.1 is "0.1")."""
+    if isinstance(value, np.floating) and value.dtype.itemsize < 8:
+        return str(value)
+    return repr(float(value))
+
+
 def _from_floats(floats: np.ndarray, column: Column):
-    infinite = np.isinf(floats)
-    reasons = np.where(infinite, "is infinite, which InfluxDB cannot store", "").astype(object)
+    # Reasons are set where they apply: building them with np.where would make a
+    # Python string for every row.
+    reasons = np.full(len(floats), "", dtype=object)
+    reasons[np.isinf(floats)] = "is infinite, which InfluxDB cannot store"
     if column.kind == "float":
         return floats, reasons
 
     finite = np.where(np.isfinite(floats), floats, 0.0)
     fractional = finite != np.floor(finite)
     too_big = np.abs(finite) >= 2.0**63
-    reasons = np.where(fractional, "is not a whole number", reasons)
-    reasons = np.where(too_big, "does not fit a 64-bit integer", reasons)
+    reasons[fractional] = "is not a whole number"
+    reasons[too_big] = "does not fit a 64-bit integer"
     return np.where(fractional | too_big, 0, finite).astype("int64"), reasons
 
 
@@ -549,7 +600,7 @@ def _parse_number(value, kind: str) -> tuple[object, str]:
             return None, "is infinite, which InfluxDB cannot store"
         # A float's exact value for integers (2.0**60 is 1152921504606846976), its
         # shortest text for floats (0.1 stays 0.1).
-        exact = Decimal(float(value)) if kind == "integer" else Decimal(repr(float(value)))
+        exact = Decimal(float(value)) if kind == "integer" else Decimal(_float_text(value))
     elif isinstance(value, Decimal | str):
         try:
             exact = Decimal(value.strip() if isinstance(value, str) else value)

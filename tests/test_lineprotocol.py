@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import journeys as jy
-from journeys.lineprotocol import escape_key, escape_measurement, escape_string_field
+from journeys.lineprotocol import (
+    escape_key,
+    escape_measurement,
+    escape_string_field,
+    field_sets,
+    series_keys,
+)
 
 T = 1684281600000000000  # 2023-05-17T00:00:00Z in nanoseconds
 
@@ -107,3 +114,29 @@ def test_serialising_an_unvalidated_infinite_value_names_the_row():
 
 def test_an_empty_frame_gives_no_lines():
     assert jy.to_lines(jy.validate(pd.DataFrame({"time": [], "event_type": []}))) == []
+
+
+def test_floats_of_every_magnitude_are_written_as_python_writes_them():
+    rng = np.random.default_rng(5)
+    values = rng.uniform(1, 10, 3000) * 10.0 ** rng.integers(-30, 30, 3000)
+    values = np.concatenate([values, np.round(values, 2), np.floor(values), [5e-324, 1e300]])
+    frame = jy.validate(pd.DataFrame({"time": T, "event_type": "a", "purchase_value": values}))
+
+    written = [line.split(" ")[1] for line in jy.to_lines(frame)]
+
+    assert written == [f"purchase_value={value!r}" for value in values.tolist()]
+
+
+def test_serialising_an_unvalidated_tag_line_protocol_cannot_carry_names_the_row():
+    frame = jy.validate(pd.DataFrame({"time": [T, T + 1], "event_type": ["a", "b"]}))
+    frame["location"] = pd.array(["Oslo", "C:\\"], dtype="string")
+
+    with pytest.raises(jy.LineProtocolError, match=r"row 1, column location: 'C:\\\\' ends in"):
+        jy.to_lines(frame)
+
+
+def test_an_empty_frame_has_no_keys_or_field_sets():
+    empty = jy.validate(pd.DataFrame({"time": [], "event_type": []}))
+
+    assert series_keys(empty).tolist() == []
+    assert field_sets(empty).tolist() == []

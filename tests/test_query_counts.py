@@ -92,6 +92,7 @@ def test_filters_apply_to_counts(db):
     )
 
     wanted = frame[frame["event_type"].isin(["transaction", "view"]) & (frame.device_type == "tv")]
+    assert len(wanted) > 0
     assert counts["count"].sum() == len(wanted)
 
 
