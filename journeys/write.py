@@ -245,8 +245,9 @@ def write_events(
                 low, high = int(times[0]), int(times[-1])
                 if any(low <= b and a <= high for a, b in sent_ranges):
                     sender.drain()  # the earlier pieces must be stored to be seen
+                checked = bool(sent_ranges)
                 sequence = safe_sequence(
-                    client, written_as, keys, times, fields, sequence, layout_checked=bool(sent_ranges)
+                    client, written_as, keys, times, fields, sequence, layout_checked=checked
                 )
                 sent_ranges.append((low, high))
             sender.send(compose(keys, sequence, fields, times), positions)
