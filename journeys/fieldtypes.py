@@ -125,7 +125,7 @@ def coerce_to_stored(
         (target,) = theirs
         values = frame[name]
         present = values.notna().to_numpy()
-        if not present.any() or target not in ("float", "integer"):
+        if not present.any() or {ours, target} != {"float", "integer"}:
             continue
         kinds.append((name, target))
         fits &= _fits(values, ours, target) | ~present
