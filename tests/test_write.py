@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import same_events, stored
+from helpers import events_at, same_events, stored
 
 import journeys as jy
 from journeys.batches import batch_bounds
@@ -17,11 +17,7 @@ T0 = pd.Timestamp("2024-05-01T00:00:00Z")
 
 
 def events(**columns) -> pd.DataFrame:
-    """A small raw frame: ``time`` defaults to T0 plus one second a row."""
-    rows = len(next(iter(columns.values())))
-    columns.setdefault("time", [T0 + pd.Timedelta(seconds=i) for i in range(rows)])
-    columns.setdefault("event_type", ["pageview"] * rows)
-    return pd.DataFrame(columns)
+    return events_at(T0, **columns)
 
 
 def recording(db) -> list[tuple[bytes, str | None]]:
