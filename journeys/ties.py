@@ -34,7 +34,13 @@ from journeys.schema import SEQUENCE_TAG, Layout
 if TYPE_CHECKING:
     from journeys.client import InfluxDB
 
-__all__ = ["check_layout", "number_against_stored", "renumber_lines", "safe_sequence"]
+__all__ = [
+    "check_layout",
+    "number_against_stored",
+    "renumber_lines",
+    "safe_sequence",
+    "stored_span",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -216,6 +222,29 @@ def _stored_points(client: InfluxDB, layout: Layout, times: np.ndarray) -> pd.Da
             "fields": field_sets(stored, layout),
         }
     )
+
+
+def stored_span(client: InfluxDB, layout: Layout) -> tuple[int, int] | None:
+    """The first and last time of the points stored in the layout's measurement.
+
+    None when it holds none (or the database does not exist).
+    """
+    ends = []
+    for order in ("ASC", "DESC"):
+        statement = (
+            f"SELECT * FROM {quote_identifier(layout.measurement)} ORDER BY time {order} LIMIT 1"
+        )
+        try:
+            results = client.influxql(statement)
+        except ServerError as exc:
+            if "database not found" in exc.message:
+                return None
+            raise
+        series = results[0].get("series") if results else None
+        if not series:
+            return None
+        ends.append(int(series[0]["values"][0][0]))
+    return ends[0], ends[1]
 
 
 def _any_stored(client: InfluxDB, layout: Layout, low: int, high: int) -> bool:

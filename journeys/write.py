@@ -68,7 +68,7 @@ from journeys.lineprotocol import compose, field_sets, sequence_numbers, series_
 from journeys.report import WriteReport
 from journeys.retry import RetryPolicy
 from journeys.schema import LAYOUTS, Layout, get_layout
-from journeys.ties import renumber_lines, safe_sequence
+from journeys.ties import check_layout, renumber_lines, safe_sequence, stored_span
 from journeys.validate import split_valid
 
 if TYPE_CHECKING:
@@ -86,6 +86,10 @@ SERIES_WARNING_THRESHOLD = 100_000
 #: Requests in flight at once by default: one being parsed by the server, one on
 #: the wire, one being prepared.
 CONCURRENCY = 3
+
+#: Rows of the first piece of a write; each next one is twice as large, up to
+#: ``chunk_rows``: the server gets its first batches while the rest is prepared.
+FIRST_PIECE_ROWS = 5_000
 
 _ID_TAGS = ("user_id", "content_id")
 
@@ -225,6 +229,7 @@ def write_events(
         bar=bar,
     )
     sent_ranges: list[tuple[int, int]] = []
+    span: tuple[int, int] | None = None
     try:
         pieces = _pieces(
             events,
@@ -242,13 +247,16 @@ def write_events(
             sequence = sequence_numbers(keys, times, fields)
 
             if check_stored and len(valid) and not sender.failed:
+                if not sent_ranges:
+                    span = _stored_before(client, layout)
                 low, high = int(times[0]), int(times[-1])
-                if any(low <= b and a <= high for a, b in sent_ranges):
+                overlaps = any(low <= b and a <= high for a, b in sent_ranges)
+                if overlaps:
                     sender.drain()  # the earlier pieces must be stored to be seen
-                checked = bool(sent_ranges)
-                sequence = safe_sequence(
-                    client, written_as, keys, times, fields, sequence, layout_checked=checked
-                )
+                if overlaps or (span is not None and low <= span[1] and span[0] <= high):
+                    sequence = safe_sequence(
+                        client, written_as, keys, times, fields, sequence, layout_checked=True
+                    )
                 sent_ranges.append((low, high))
             sender.send(compose(keys, sequence, fields, times), positions)
     finally:
@@ -383,6 +391,24 @@ def _read_stored(client: InfluxDB, layout: Layout) -> dict[str, set[str]]:
         return {}
 
 
+def _stored_before(client: InfluxDB, layout: Layout) -> tuple[int, int] | None:
+    """Check the stored layout; the first and last time stored before the write.
+
+    Pieces outside that span, and outside the pieces sent before, tie with
+    no stored point, so they skip reading the stored points. None when
+    nothing is stored, or the server cannot be reached (the write will then
+    be spooled, and the replay numbers the ties again).
+    """
+    try:
+        check_layout(client, layout)
+        return stored_span(client, layout)
+    except ServerError as exc:
+        if exc.status is not None:
+            raise
+        logger.info("could not read the stored points before writing: %s", exc)
+        return None
+
+
 def _pieces(
     events,
     report: WriteReport,
@@ -399,6 +425,7 @@ def _pieces(
     so that tied events of time-sorted input always share a piece.
     """
     carried: tuple[pd.DataFrame, np.ndarray] | None = None
+    pieces = 0
     chunks = _chunks(events, chunk_rows)
     chunk = next(chunks, None)
     while chunk is not None:
@@ -423,16 +450,31 @@ def _pieces(
             last = int(np.searchsorted(times, times[-1], side="left"))
         start = 0
         while start < last:
+            # Small pieces first, so that the first batches leave early.
+            size = min(chunk_rows, FIRST_PIECE_ROWS << pieces)
             # Never cut between events of the same time.
-            stop = int(np.searchsorted(times, times[min(start + chunk_rows, last) - 1], "right"))
+            stop = int(np.searchsorted(times, times[min(start + size, last) - 1], "right"))
             yield valid.iloc[start:stop], positions[start:stop]
-            start = stop
+            start, pieces = stop, min(pieces + 1, 30)
         carried = (valid.iloc[last:], positions[last:])
 
 
 def _chunks(events, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The input as raw chunks.
+
+    A frame already sorted by a datetime ``time`` (index or column), such as
+    :func:`journeys.generate` makes, is cut into slices validated one by one,
+    small ones first, so that posting starts early; any other frame is
+    validated whole, and sorted by time afterwards.
+    """
     if isinstance(events, pd.DataFrame):
-        yield events
+        if not _sorted_by_time(events):
+            yield events
+            return
+        start, size = 0, FIRST_PIECE_ROWS
+        while start < len(events):
+            yield events.iloc[start : start + size]
+            start, size = start + size, min(chunk_rows, 2 * size)
     elif isinstance(events, (str, Path)):
         yield from iter_events(events, chunk_rows=chunk_rows)
     else:
@@ -443,6 +485,16 @@ def _chunks(events, chunk_rows: int) -> Iterator[pd.DataFrame]:
                     f"iterable gave a {type(chunk).__name__}"
                 )
             yield chunk
+
+
+def _sorted_by_time(frame: pd.DataFrame) -> bool:
+    if "time" in frame.columns:
+        times = frame["time"]
+    elif isinstance(frame.index, pd.DatetimeIndex):
+        times = frame.index
+    else:
+        return False
+    return pd.api.types.is_datetime64_any_dtype(times) and times.is_monotonic_increasing
 
 
 def _validated(
@@ -523,6 +575,8 @@ class _SeriesCounter:
         self.events += len(frame)
         self._sets = np.union1d(self._sets, _row_hashes(frame, self.tags))
         self.count = len(self._sets)
+        if self._warned:
+            return
         if self._ids:
             default = sorted(LAYOUTS["default"].tags)
             self._default = np.union1d(self._default, _row_hashes(frame, default))
