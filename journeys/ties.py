@@ -229,22 +229,12 @@ def stored_span(client: InfluxDB, layout: Layout) -> tuple[int, int] | None:
 
     None when it holds none (or the database does not exist).
     """
-    ends = []
-    for order in ("ASC", "DESC"):
-        statement = (
-            f"SELECT * FROM {quote_identifier(layout.measurement)} ORDER BY time {order} LIMIT 1"
-        )
-        try:
-            results = client.influxql(statement)
-        except ServerError as exc:
-            if "database not found" in exc.message:
-                return None
-            raise
-        series = results[0].get("series") if results else None
-        if not series:
-            return None
-        ends.append(int(series[0]["values"][0][0]))
-    return ends[0], ends[1]
+    measurement = quote_identifier(layout.measurement)
+    first = _first_time(client, f"SELECT * FROM {measurement} ORDER BY time ASC LIMIT 1")
+    if first is None:
+        return None
+    last = _first_time(client, f"SELECT * FROM {measurement} ORDER BY time DESC LIMIT 1")
+    return first, first if last is None else last
 
 
 def _any_stored(client: InfluxDB, layout: Layout, low: int, high: int) -> bool:
@@ -257,13 +247,19 @@ def _any_stored(client: InfluxDB, layout: Layout, low: int, high: int) -> bool:
         f"SELECT * FROM {quote_identifier(layout.measurement)} "
         f"WHERE time >= {low} AND time <= {high} LIMIT 1"
     )
+    return _first_time(client, statement) is not None
+
+
+def _first_time(client: InfluxDB, statement: str) -> int | None:
+    """The time of the first point a statement returns; None without one."""
     try:
         results = client.influxql(statement)
     except ServerError as exc:
         if "database not found" in exc.message:
-            return False
+            return None
         raise
-    return bool(results and results[0].get("series"))
+    series = results[0].get("series") if results else None
+    return int(series[0]["values"][0][0]) if series else None
 
 
 def _time_ranges(times: np.ndarray, most: int = 50) -> list[tuple[int, int]]:
