@@ -30,7 +30,7 @@ from journeys.errors import (
     ValidationError,
     WriteError,
 )
-from journeys.files import read_events, save_events
+from journeys.files import iter_events, read_events, save_events
 from journeys.generate import as_generator, generate
 from journeys.lineprotocol import to_lines
 from journeys.local import LocalInfluxDB
@@ -70,6 +70,7 @@ __all__ = [
     "funnel",
     "generate",
     "get_layout",
+    "iter_events",
     "plot_funnel",
     "plot_rental_lag",
     "plot_scroll_depth",

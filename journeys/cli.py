@@ -152,7 +152,7 @@ def generate(output: Path, users: int, days: int, start: str, seed: int | None) 
     type=click.FloatRange(min=0),
     default=60.0,
     show_default=True,
-    help="Seconds a failed batch is tried again for before it is spooled.",
+    help="Seconds a failed batch is tried again for (at most --retries times), then spooled.",
 )
 @click.option(
     "--concurrency",
