@@ -62,6 +62,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=5_000, help="lines per request")
     parser.add_argument("--layouts", default="default,published", help="comma-separated")
     parser.add_argument("--concurrency", type=int, default=3, help="db.write's concurrency")
+    parser.add_argument(
+        "--gzip", action=argparse.BooleanOptionalAction, default=None, help="db.write's gzip"
+    )
     parser.add_argument("--seed", type=int, default=1)
     options = parser.parse_args()
 
@@ -86,6 +89,7 @@ def main() -> None:
                     layout=layout,
                     batch_size=options.batch_size,
                     concurrency=options.concurrency,
+                    gzip=options.gzip,
                     progress=False,
                 )
                 ours = time.perf_counter() - started

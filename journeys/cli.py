@@ -156,7 +156,7 @@ def generate(output: Path, users: int, days: int, start: str, seed: int | None) 
 )
 @click.option(
     "--concurrency",
-    type=click.IntRange(1, 16),
+    type=click.IntRange(1, 4),
     default=3,
     show_default=True,
     help="Requests in flight at once.",

@@ -87,6 +87,9 @@ SERIES_WARNING_THRESHOLD = 100_000
 #: the wire, one being prepared.
 CONCURRENCY = 3
 
+#: The most requests in flight: the connection keeps four HTTP connections alive.
+MOST_CONCURRENCY = 4
+
 #: Rows of the first piece of a write; each next one is twice as large, up to
 #: ``chunk_rows``: the server gets its first batches while the rest is prepared.
 FIRST_PIECE_ROWS = 5_000
@@ -158,7 +161,7 @@ def write_events(
     chunk_rows : int
         Rows validated and serialised at a time.
     concurrency : int
-        Requests in flight at once (1 to 16).
+        Requests in flight at once, 1 to 4: the connection keeps four alive.
     gzip : bool, optional
         Compress request bodies. By default on, except for a server on this
         machine, where compressing costs more time than it saves.
@@ -359,8 +362,8 @@ def _check_options(batch_size, batch_bytes, chunk_rows, concurrency, series_warn
             batch_bytes,
             SERVER_BODY_LIMIT,
         )
-    if not 1 <= concurrency <= 16:
-        raise ValueError(f"concurrency must be from 1 to 16, not {concurrency!r}")
+    if not 1 <= concurrency <= MOST_CONCURRENCY:
+        raise ValueError(f"concurrency must be from 1 to {MOST_CONCURRENCY}, not {concurrency!r}")
     if series_warning < 0:
         raise ValueError(f"series_warning must be 0 or more, not {series_warning!r}")
 
