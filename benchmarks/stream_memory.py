@@ -57,12 +57,13 @@ def write_file(url: str, database: str, path: Path, whole: bool) -> dict:
     """Write ``path``, streamed or read whole; return rows, seconds and peak memory."""
     import pandas as pd
 
-    db = jy.connect(url, database=database, timeout=120)
+    db = jy.connect(url, database=database, timeout=600)
     db.create_database()
     started = time.perf_counter()
     events = pd.read_parquet(path) if whole else path
     report = db.write(events, progress=False)
     seconds = time.perf_counter() - started
+    print(report, file=sys.stderr)
     rows = db.influxql("SELECT count(*) FROM events")[0]["series"][0]
     counts = dict(zip(rows["columns"], rows["values"][0], strict=True))
     counts.pop("time")
@@ -71,10 +72,11 @@ def write_file(url: str, database: str, path: Path, whole: bool) -> dict:
 
 
 def child(step: str, *args: str) -> dict:
+    # Its errors and its report go straight to this process's standard error.
     out = subprocess.run(
         [sys.executable, __file__, "--step", step, *args],
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
