@@ -32,7 +32,7 @@ from journeys.errors import (
     ValidationError,
     WriteError,
 )
-from journeys.files import read_events, save_event_chunks, save_events
+from journeys.files import iter_events, read_events, save_event_chunks, save_events
 from journeys.generate import as_generator, generate, generate_chunks, simulate
 from journeys.lineprotocol import to_lines
 from journeys.local import LocalInfluxDB
@@ -82,6 +82,7 @@ __all__ = [
     "generate",
     "generate_chunks",
     "get_layout",
+    "iter_events",
     "load_config",
     "plot_funnel",
     "plot_rental_lag",

@@ -219,6 +219,32 @@ def _counted(chunks, bar):
     help="Rows per request.",
 )
 @click.option(
+    "--retry-for",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds a failed batch is tried again for (at most --retries times), then spooled.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 4),
+    default=3,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--gzip/--no-gzip",
+    default=None,
+    help="Compress requests [default: on, except for a server on this machine].",
+)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Rows of FILE read and prepared at a time.",
+)
+@click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar [default: on a terminal]."
 )
 @_clean_errors
@@ -234,22 +260,36 @@ def write(
     epoch_unit,
     extra_columns,
     batch_size,
+    retry_for,
+    concurrency,
+    gzip,
+    chunk_rows,
     progress,
 ) -> None:
     """Write the events of FILE (.csv, .parquet, .jsonl) to InfluxDB.
+
+    FILE is read in chunks, so a file of any size streams through in bounded
+    memory. The report lists the events read, written, rejected (by reason,
+    with the first rows), retried and spooled.
 
     A .lp file of line protocol, such as a spool file kept after a failed
     write, is sent to the database its first line names (unless --database
     says otherwise), its tied events numbered again against the stored ones.
     """
     from journeys.client import InfluxDB
-    from journeys.files import read_events
     from journeys.lineprotocol import split_lines
     from journeys.spool import read_spool_header
 
+    delivery = {
+        "batch_size": batch_size,
+        "retry_for": retry_for,
+        "concurrency": concurrency,
+        "gzip": gzip,
+        "progress": progress,
+    }
     if file.suffix == ".lp":
         context = click.get_current_context()
-        for name in ("layout", "on_invalid", "epoch_unit", "extra_columns"):
+        for name in ("layout", "on_invalid", "epoch_unit", "extra_columns", "chunk_rows"):
             if context.get_parameter_source(name) != click.core.ParameterSource.DEFAULT:
                 option = "--" + name.replace("_", "-")
                 raise click.UsageError(f"{option} does not apply to a .lp file of line protocol")
@@ -261,21 +301,16 @@ def write(
     with InfluxDB(url, database=database, token=token, timeout=timeout, retries=retries) as db:
         try:
             if file.suffix == ".lp":
-                report = db.write_lines(
-                    split_lines(text),
-                    layout=header.get("layout"),
-                    batch_size=batch_size,
-                    progress=progress,
-                )
+                report = db.write_lines(split_lines(text), layout=header.get("layout"), **delivery)
             else:
                 report = db.write(
-                    read_events(file, validated=False),
+                    file,
                     layout=layout,
                     on_invalid=on_invalid,
                     epoch_unit=epoch_unit,
                     extra_columns=extra_columns,
-                    batch_size=batch_size,
-                    progress=progress,
+                    chunk_rows=chunk_rows,
+                    **delivery,
                 )
         except WriteError as exc:
             if exc.report is not None:

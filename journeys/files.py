@@ -17,7 +17,7 @@ break inside a value is always quoted).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,10 @@ from journeys.errors import SchemaError
 from journeys.schema import COLUMNS
 from journeys.validate import validate
 
-__all__ = ["FORMATS", "read_events", "save_event_chunks", "save_events"]
+__all__ = ["FORMATS", "iter_events", "read_events", "save_event_chunks", "save_events"]
+
+#: Rows per chunk when a file is read piece by piece.
+CHUNK_ROWS = 100_000
 
 #: File extensions and the format they stand for.
 FORMATS = {
@@ -72,6 +75,52 @@ def read_events(path: str | Path, *, validated: bool = True, epoch_unit: str = "
     else:
         frame = _read_json_lines(Path(path))
     return validate(frame, epoch_unit=epoch_unit) if validated else frame
+
+
+def iter_events(path: str | Path, *, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """Read an events file in chunks of about ``chunk_rows`` rows, as read (not validated).
+
+    The file is never held whole: Parquet is read by record batches (pyarrow),
+    CSV by pandas' ``chunksize``, JSON Lines line by line. Writing the chunks
+    (:func:`journeys.write.write_events` takes this iterator) streams a file
+    of any size in bounded memory.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv``, ``.parquet`` or ``.jsonl`` file with a ``time`` column.
+    chunk_rows : int
+        Rows per chunk (a Parquet chunk never spans two row groups, so it
+        may be shorter).
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows!r}")
+    kind = file_format(path)
+    if kind == "csv":
+        yield from pd.read_csv(
+            path,
+            dtype=_TEXT_COLUMNS,
+            keep_default_na=False,
+            na_values=[""],
+            chunksize=chunk_rows,
+        )
+    elif kind == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(path) as source:
+            for batch in source.iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
+    else:
+        with Path(path).open(encoding="utf-8", newline="\n") as source:
+            records = []
+            for line in source:
+                if line.strip():
+                    records.append(json.loads(line))
+                if len(records) >= chunk_rows:
+                    yield _records_frame(records)
+                    records = []
+            if records:
+                yield _records_frame(records)
 
 
 def save_events(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -156,6 +205,10 @@ def _write_json_lines(table: pd.DataFrame, path: Path, *, append: bool = False) 
 def _read_json_lines(path: Path) -> pd.DataFrame:
     with path.open(encoding="utf-8", newline="\n") as source:
         records = [json.loads(line) for line in source if line.strip()]
+    return _records_frame(records)
+
+
+def _records_frame(records: list[dict]) -> pd.DataFrame:
     # An empty file still stands for a frame with the schema's columns.
     names = list(dict.fromkeys(name for record in records for name in record)) or list(
         _TEXT_COLUMNS

@@ -23,9 +23,82 @@ from pathlib import Path
 
 from journeys.config import spool_dir
 
-__all__ = ["read_spool_header", "write_spool"]
+__all__ = ["Spool", "read_spool_header", "write_spool"]
 
 logger = logging.getLogger(__name__)
+
+
+class Spool:
+    """A spool file that a write appends to, in input order, as batches fail.
+
+    The file is made at the first :meth:`add`, in the spool folder
+    (:func:`journeys.config.spool_dir`) or, when that cannot be written, in a
+    folder of the system's temporary folder. When neither can be written,
+    :attr:`path` stays None and the log says why: the caller then reports the
+    rows as neither written nor kept.
+
+    Parameters
+    ----------
+    database : str
+        The database the lines belong to, named in the header.
+    layout : str, optional
+        The layout they were made in, so that a replay renumbers tied events.
+    """
+
+    def __init__(self, database: str, layout: str | None):
+        self.database = database
+        self.layout = layout
+        self.path: Path | None = None
+        self.count = 0
+        self._file = None
+        self._broken = False
+
+    def add(self, lines: list[str], start: int = 0, stop: int | None = None) -> bool:
+        """Append ``lines[start:stop]``; return whether they are on disk."""
+        stop = len(lines) if stop is None else stop
+        if stop <= start:
+            return self._file is not None
+        if self._file is None and not self._open():
+            return False
+        try:
+            self._file.write("\n".join(lines[start:stop]) + "\n")
+            self._file.flush()
+        except OSError as exc:
+            logger.error("could not add to the spool file %s: %s", self.path, exc)
+            return False
+        self.count += stop - start
+        return True
+
+    def close(self) -> None:
+        """Close the file; say in the log how many lines it keeps."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            logger.warning("could not deliver %d lines; kept them in %s", self.count, self.path)
+
+    def _open(self) -> bool:
+        if self._broken:
+            return False
+        header = "# journeys spool: precision=ns"
+        if self.layout is not None:
+            header += f" layout={self.layout}"
+        header += f" database={json.dumps(self.database)}\n"
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        name = f"{stamp}-{os.getpid()}-{time.monotonic_ns()}.lp"
+
+        for folder in (spool_dir(), Path(tempfile.gettempdir()) / "journeys-spool"):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / name
+                self._file = path.open("w", encoding="utf-8", newline="")
+                self._file.write(header)
+            except OSError as exc:
+                logger.error("could not keep the undelivered lines in %s: %s", folder, exc)
+                continue
+            self.path = path
+            return True
+        self._broken = True
+        return False
 
 
 def write_spool(
@@ -33,32 +106,15 @@ def write_spool(
 ) -> Path | None:
     """Keep ``lines[start:stop]`` of every range in a new spool file; return its path.
 
-    The file goes to the spool folder (:func:`journeys.config.spool_dir`), or
-    when that cannot be written to a folder in the system's temporary folder.
-    Returns None when neither can be written; the log says why.
+    Returns None when no spool folder can be written; the log says why.
     """
-    header = "# journeys spool: precision=ns"
-    if layout is not None:
-        header += f" layout={layout}"
-    header += f" database={json.dumps(database)}\n"
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    name = f"{stamp}-{os.getpid()}-{time.monotonic_ns()}.lp"
-    count = sum(b - a for a, b in ranges)
-
-    for folder in (spool_dir(), Path(tempfile.gettempdir()) / "journeys-spool"):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / name
-            with path.open("w", encoding="utf-8", newline="") as spool:
-                spool.write(header)
-                for start, stop in ranges:
-                    spool.write("\n".join(lines[start:stop]) + "\n")
-        except OSError as exc:
-            logger.error("could not keep the undelivered lines in %s: %s", folder, exc)
-            continue
-        logger.warning("could not deliver %d lines; kept them in %s", count, path)
-        return path
-    return None
+    spool = Spool(database, layout)
+    for start, stop in ranges:
+        if not spool.add(lines, start, stop):
+            spool.close()
+            return None
+    spool.close()
+    return spool.path
 
 
 def read_spool_header(text: str) -> dict[str, str]:

@@ -34,7 +34,13 @@ from journeys.schema import SEQUENCE_TAG, Layout
 if TYPE_CHECKING:
     from journeys.client import InfluxDB
 
-__all__ = ["check_layout", "number_against_stored", "renumber_lines", "safe_sequence"]
+__all__ = [
+    "check_layout",
+    "number_against_stored",
+    "renumber_lines",
+    "safe_sequence",
+    "stored_span",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -69,14 +75,18 @@ def safe_sequence(
     times: np.ndarray,
     fields: np.ndarray,
     sequence: np.ndarray,
+    *,
+    layout_checked: bool = False,
 ) -> np.ndarray:
-    """Check the layout, then number the events against the stored points.
+    """Check the layout (unless done already), then number the events against the
+    stored points.
 
     When the server cannot be reached, the numbers within the frame are kept:
     the write will then be spooled, and the replay numbers it again.
     """
     try:
-        check_layout(client, layout)
+        if not layout_checked:
+            check_layout(client, layout)
         return number_against_stored(client, layout, keys, times, fields, sequence)
     except ServerError as exc:
         if exc.status is not None:
@@ -178,6 +188,9 @@ def _stored_points(client: InfluxDB, layout: Layout, times: np.ndarray) -> pd.Da
     """Key, time, sequence number and field text of the points stored at ``times``."""
     # Limitation: all stored points of the ranges are held at once, so rewriting
     # millions of events holds them in memory; comparing range by range would not.
+    empty = pd.DataFrame(columns=["key", "time", "seq", "fields"])
+    if not len(times) or not _any_stored(client, layout, int(times.min()), int(times.max())):
+        return empty
     frames = []
     for low, high in _time_ranges(times):
         statement = (
@@ -190,11 +203,11 @@ def _stored_points(client: InfluxDB, layout: Layout, times: np.ndarray) -> pd.Da
                 frames.append(read_frame(client, statement, keep_sequence=True))
         except ServerError as exc:
             if "database not found" in exc.message:
-                return pd.DataFrame(columns=["key", "time", "seq", "fields"])
+                return empty
             raise
     stored = pd.concat(frames) if frames else pd.DataFrame()
     if not len(stored):
-        return pd.DataFrame(columns=["key", "time", "seq", "fields"])
+        return empty
 
     # A stored tag this writer would refuse can never equal one of its own tags.
     fit = np.ones(len(stored), dtype=bool)
@@ -209,6 +222,44 @@ def _stored_points(client: InfluxDB, layout: Layout, times: np.ndarray) -> pd.Da
             "fields": field_sets(stored, layout),
         }
     )
+
+
+def stored_span(client: InfluxDB, layout: Layout) -> tuple[int, int] | None:
+    """The first and last time of the points stored in the layout's measurement.
+
+    None when it holds none (or the database does not exist).
+    """
+    measurement = quote_identifier(layout.measurement)
+    first = _first_time(client, f"SELECT * FROM {measurement} ORDER BY time ASC LIMIT 1")
+    if first is None:
+        return None
+    last = _first_time(client, f"SELECT * FROM {measurement} ORDER BY time DESC LIMIT 1")
+    return first, first if last is None else last
+
+
+def _any_stored(client: InfluxDB, layout: Layout, low: int, high: int) -> bool:
+    """Whether the measurement holds a point between ``low`` and ``high`` (one cheap query).
+
+    Writing into an empty database or after the stored data, the common cases,
+    then skips reading the stored points altogether.
+    """
+    statement = (
+        f"SELECT * FROM {quote_identifier(layout.measurement)} "
+        f"WHERE time >= {low} AND time <= {high} LIMIT 1"
+    )
+    return _first_time(client, statement) is not None
+
+
+def _first_time(client: InfluxDB, statement: str) -> int | None:
+    """The time of the first point a statement returns; None without one."""
+    try:
+        results = client.influxql(statement)
+    except ServerError as exc:
+        if "database not found" in exc.message:
+            return None
+        raise
+    series = results[0].get("series") if results else None
+    return int(series[0]["values"][0][0]) if series else None
 
 
 def _time_ranges(times: np.ndarray, most: int = 50) -> list[tuple[int, int]]:

@@ -1,49 +1,75 @@
-"""Writing events frames to InfluxDB, in batches, without losing any.
+"""Writing events to InfluxDB in bounded memory, without losing any.
 
-:func:`write_events` validates the frame, turns it into line protocol, and
-posts it in batches bounded by rows and by bytes. What can happen to a row:
+:func:`write_events` takes a frame, an iterator of frames, or a file read in
+chunks (:func:`journeys.files.iter_events`), and for each piece of at most
+``chunk_rows`` rows:
+
+1. validates it (:func:`journeys.validate`), rows named by their position in
+   the whole input;
+2. fits it to the field types the server already holds
+   (:mod:`journeys.fieldtypes`);
+3. turns it into line protocol, numbering events that tie on series and
+   nanosecond (:mod:`journeys.lineprotocol`), also against the points already
+   stored (:mod:`journeys.ties`);
+4. hands the lines to a :class:`journeys.delivery.Sender`, which posts them in
+   batches from a few threads, retries what fails for a passing reason
+   (:mod:`journeys.retry`) and spools what it cannot deliver
+   (:mod:`journeys.spool`), while the next piece is prepared.
+
+What can happen to a row, and the :class:`~journeys.report.WriteReport` says:
 
 - it is **written**;
-- it is **rejected** because a value cannot be stored (by validation, or by
-  the server, for example a field type conflict with points already stored);
-  the report names the row and the reason, and the other rows still land;
-- its batch could not be delivered even after the retries (server down,
-  overloaded, refusing the credentials): that batch and every later one are
-  **spooled** to a line protocol file, whose path the error gives, so that
-  ``journeys write FILE`` can send them again. Nothing is dropped silently.
+- it is **rejected** because a value cannot be stored (by validation, by the
+  stored field types, or by the server); the report names the row and the
+  reason, and the other rows still land;
+- its batch could not be delivered even after the retries: that batch and
+  every later one are **spooled** to one line protocol file, whose path the
+  error gives, so that ``journeys write FILE`` sends them again. Nothing is
+  dropped silently.
 
-Writing the same frame twice stores every event once: points are keyed by
-their series and nanosecond time, and events that tie on both are told apart
-by a sequence tag, numbered within the frame by :mod:`journeys.lineprotocol`
-and against the points already stored by :mod:`journeys.ties`.
+Ties across pieces: a frame is sorted by time (stably) and cut only between
+two times, so tied events always share a piece and are numbered exactly as in
+one go. Of a stream of chunks, the rows at the latest time of each chunk are
+carried into the next one, which does the same for time-sorted input. A
+piece whose time range overlaps an earlier piece of the same write (unsorted
+input) waits until the earlier batches are stored, and is then numbered
+against the stored points like any later write.
+
+# Limitation: of unsorted input, two *identical* rows (same tags, time and
+# fields) in different chunks are stored once, since the second is taken for
+# the first written again; within one chunk they are stored twice. Keeping the
+# keys of every line sent by the write would tell the two cases apart.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 import warnings
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from journeys.client import _error_text
+from journeys.batches import SERVER_BODY_LIMIT, is_loopback
+from journeys.delivery import Sender
 from journeys.errors import (
     CardinalityWarning,
     ServerError,
     SkippedRowsWarning,
+    ValidationError,
     WriteError,
 )
+from journeys.fieldtypes import coerce_to_stored, stored_field_types
+from journeys.files import CHUNK_ROWS, iter_events
 from journeys.lineprotocol import compose, field_sets, sequence_numbers, series_keys
+from journeys.report import WriteReport
+from journeys.retry import RetryPolicy
 from journeys.schema import LAYOUTS, Layout, get_layout
-from journeys.spool import write_spool
-from journeys.ties import renumber_lines, safe_sequence
-from journeys.validate import _problems_frame, split_valid, validate
+from journeys.ties import check_layout, renumber_lines, safe_sequence, stored_span
+from journeys.validate import split_valid
 
 if TYPE_CHECKING:
     from journeys.client import InfluxDB
@@ -52,77 +78,23 @@ __all__ = ["WriteReport", "estimate_series", "write_events", "write_lines"]
 
 logger = logging.getLogger(__name__)
 
-#: Above this many series, a write warns even in the default layout.
+#: Above this many series (distinct tag sets) a write warns, whatever its layout.
+#: InfluxDB 1.x keeps an in-memory entry of about a kilobyte per series, and
+#: refuses new series beyond ``max-series-per-database`` (a million by default).
 SERIES_WARNING_THRESHOLD = 100_000
 
-_DROPPED = re.compile(r"dropped=(\d+)")
+#: Requests in flight at once by default: one being parsed by the server, one on
+#: the wire, one being prepared.
+CONCURRENCY = 3
 
+#: The most requests in flight: the connection keeps four HTTP connections alive.
+MOST_CONCURRENCY = 4
 
-@dataclass
-class WriteReport:
-    """What a write did.
+#: Rows of the first piece of a write; each next one is twice as large, up to
+#: ``chunk_rows``: the server gets its first batches while the rest is prepared.
+FIRST_PIECE_ROWS = 5_000
 
-    Attributes
-    ----------
-    events : int
-        Rows given.
-    written : int
-        Rows the server stored.
-    rejected : pandas.DataFrame
-        One row per refused value: ``row`` (position in the given frame),
-        ``column``, ``value``, ``reason``.
-    spooled : int
-        Rows kept in :attr:`spool` because they could not be delivered.
-    spool : pathlib.Path or None
-        The line protocol file holding them.
-    batches, bytes : int
-        Requests sent and the size of their bodies.
-    seconds : float
-        Time the write took.
-    series : int
-        Distinct series the events belong to.
-    unwritten : list of int
-        Positions of the rows that were spooled instead of written.
-    failure : ServerError or None
-        Why delivery stopped, when it did.
-    """
-
-    events: int = 0
-    written: int = 0
-    rejected: pd.DataFrame = field(default_factory=_problems_frame)
-    spooled: int = 0
-    spool: Path | None = None
-    batches: int = 0
-    bytes: int = 0
-    seconds: float = 0.0
-    series: int = 0
-    unwritten: list[int] = field(default_factory=list)
-    failure: ServerError | None = field(default=None, repr=False)
-
-    def __str__(self) -> str:
-        rate = self.written / self.seconds if self.seconds else 0
-        lines = [
-            f"events read     {self.events:>10,}",
-            f"written         {self.written:>10,}",
-            f"rejected        {self.rejected['row'].nunique():>10,}",
-            f"spooled         {self.spooled:>10,}",
-            f"batches         {self.batches:>10,}",
-            f"bytes           {self.bytes:>10,}",
-            f"seconds         {self.seconds:>10.2f}  ({rate:,.0f} events/s)",
-        ]
-        if self.series:
-            lines.insert(6, f"series          {self.series:>10,}")
-        if self.spool is not None:
-            lines.append(f"spool file      {self.spool}")
-        for reason, count in self.rejected.groupby("reason").size().items():
-            lines.append(f"rejected: {count:,} × {reason}")
-        for problem in self.rejected.head(10).itertuples():
-            where = f", column {problem.column}" if problem.column else ""
-            value = f": {problem.value!r}" if problem.column else ""
-            lines.append(f"  row {problem.row}{where}{value} {problem.reason}")
-        if len(self.rejected) > 10:
-            lines.append(f"  and {len(self.rejected) - 10:,} more")
-        return "\n".join(lines)
+_ID_TAGS = ("user_id", "content_id")
 
 
 def estimate_series(frame: pd.DataFrame, layout: str | Layout = "default") -> int:
@@ -139,16 +111,12 @@ def estimate_series(frame: pd.DataFrame, layout: str | Layout = "default") -> in
         return 0
     keys, fields = series_keys(frame, layout), field_sets(frame, layout)
     sequence = sequence_numbers(keys, frame.index.asi8, fields)
-    return _count_series(keys, sequence)
-
-
-def _count_series(keys: np.ndarray, sequence: np.ndarray) -> int:
     return len(pd.DataFrame({"key": keys, "seq": sequence}).drop_duplicates())
 
 
 def write_events(
     client: InfluxDB,
-    frame: pd.DataFrame,
+    events: pd.DataFrame | Iterable[pd.DataFrame] | str | Path,
     *,
     layout: str | Layout = "default",
     on_invalid: str = "raise",
@@ -156,38 +124,67 @@ def write_events(
     extra_columns: str = "error",
     batch_size: int = 5_000,
     batch_bytes: int = 5_000_000,
+    chunk_rows: int = CHUNK_ROWS,
+    concurrency: int = CONCURRENCY,
+    gzip: bool | None = None,
+    retry_for: float = 60.0,
+    max_retries: int | None = None,
+    series_warning: int = SERIES_WARNING_THRESHOLD,
     progress: bool | None = None,
     check_stored: bool = True,
 ) -> WriteReport:
-    """Write an events frame; return what happened.
+    """Write events; return what happened.
 
     Parameters
     ----------
     client : InfluxDB
         The connection.
-    frame : pandas.DataFrame
-        Events, in any form :func:`journeys.validate` accepts.
+    events : pandas.DataFrame, iterable of DataFrames, str or Path
+        Events in any form :func:`journeys.validate` accepts: one frame, an
+        iterator of frames (chunks), or the path of an events file, which is
+        read in chunks (:func:`journeys.files.iter_events`). Only about
+        ``chunk_rows`` rows are held as lines at once, whatever the input's size.
     layout : {"default", "published"} or Layout
         Which columns become tags; see :mod:`journeys.schema`.
     on_invalid : {"raise", "skip"}
-        ``"raise"``: refuse the whole frame when a value cannot be stored, and
-        raise when the server rejects rows. ``"skip"``: write every valid row,
-        and list the others in the report's ``rejected`` frame.
+        ``"raise"``: refuse a chunk with a value that cannot be stored, before
+        it is sent, and raise when the server rejects rows. ``"skip"``: write
+        every valid row, and list the others in the report's ``rejected``.
+        Of a stream, the chunks before a refused one are written already.
     epoch_unit : {"ns", "us", "ms", "s"}
         The unit of numeric times.
     extra_columns : {"error", "drop"}
         What to do with columns outside the schema.
     batch_size, batch_bytes : int
-        The most rows and bytes in one request.
+        The most rows and bytes in one request; ``batch_bytes`` at most the
+        server's default body limit (25 MB).
+    chunk_rows : int
+        Rows validated and serialised at a time.
+    concurrency : int
+        Requests in flight at once, 1 to 4: the connection keeps four alive.
+    gzip : bool, optional
+        Compress request bodies. By default on, except for a server on this
+        machine, where compressing costs more time than it saves.
+    retry_for : float
+        Seconds a batch is tried again for (after a lost connection, a
+        timeout, 429 or 5xx), with exponential backoff and jitter, honouring
+        ``Retry-After``; then it is spooled.
+    max_retries : int, optional
+        The most retries of one batch; by default the connection's
+        ``retries``.
+    series_warning : int
+        Warn (:class:`~journeys.errors.CardinalityWarning`) when the write's
+        tag sets exceed this many series. The published layout always warns.
     progress : bool, optional
-        Show a progress bar; by default only on an interactive terminal.
+        Show a progress bar (points per second); by default only on an
+        interactive terminal.
     check_stored : bool
-        Before writing, read the points already stored at the frame's times,
+        Before writing, read the points already stored at the events' times,
         so that an event tied with a stored one (same tags, same nanosecond)
         is numbered apart instead of overwriting it, and an event stored
         before is recognised and replaced by itself. Also refuses to mix
         layouts in one database. Turn it off only for a database that is
-        written by this frame alone.
+        written by this write alone.
 
     Returns
     -------
@@ -196,58 +193,98 @@ def write_events(
     Raises
     ------
     ValidationError
-        With ``on_invalid="raise"``, before anything is sent.
+        With ``on_invalid="raise"``, before the chunk holding the value is sent.
     WriteError
         When rows were not stored: refused by the server (with
         ``on_invalid="raise"``), or undeliverable, in which case they were
         spooled and the error says where.
+
+    Examples
+    --------
+    >>> report = db.write(jy.generate(users=100, seed=1))  # doctest: +SKIP
+    >>> report = db.write("events.parquet", on_invalid="skip")  # doctest: +SKIP
+    >>> print(report)  # doctest: +SKIP
     """
-    if batch_size < 1 or batch_bytes < 1:
-        raise ValueError("batch_size and batch_bytes must be at least 1")
+    _check_options(batch_size, batch_bytes, chunk_rows, concurrency, series_warning)
     if on_invalid not in ("raise", "skip"):
         raise ValueError(f"on_invalid must be 'raise' or 'skip', not {on_invalid!r}")
     layout = get_layout(layout)
+    policy = RetryPolicy(
+        retry_for=retry_for,
+        max_retries=_connection_retries(client) if max_retries is None else max_retries,
+    )
     started = time.perf_counter()
 
-    if on_invalid == "raise":
-        valid = validate(frame, layout=layout, epoch_unit=epoch_unit, extra_columns=extra_columns)
-        problems = _problems_frame()
-        positions = np.arange(len(valid))
-    else:
-        valid, problems = split_valid(
-            frame, layout=layout, epoch_unit=epoch_unit, extra_columns=extra_columns
-        )
-        positions = np.flatnonzero(~np.isin(np.arange(len(frame)), problems["row"]))
-        if len(problems):
-            warnings.warn(
-                f"{problems['row'].nunique():,} of {len(frame):,} rows cannot be stored and "
-                "are left out; the report's `rejected` frame lists them",
-                SkippedRowsWarning,
-                stacklevel=3,
-            )
-
-    keys, fields, times = series_keys(valid, layout), field_sets(valid, layout), valid.index.asi8
-    sequence = sequence_numbers(keys, times, fields)
-    series = _count_series(keys, sequence)
-    _warn_cardinality(valid, layout, series)
-    if check_stored and len(valid):
-        sequence = safe_sequence(client, layout, keys, times, fields, sequence)
-
-    report = _send(
+    report = WriteReport()
+    stored_types = _read_stored(client, layout)
+    counter = _SeriesCounter(layout, series_warning)
+    total = len(events) if isinstance(events, pd.DataFrame) else None
+    bar = _progress_bar(total, progress, unit=" points", desc="writing", leave=False)
+    sender = Sender(
         client,
-        compose(keys, sequence, fields, times),
-        positions,
+        report,
         layout=layout.name,
+        policy=policy,
+        gzip=not is_loopback(client.url) if gzip is None else gzip,
+        concurrency=concurrency,
         batch_size=batch_size,
         batch_bytes=batch_bytes,
-        progress=progress,
+        bar=bar,
     )
-    report.events = len(frame)
-    report.series = series
-    report.rejected = pd.concat([problems, report.rejected], ignore_index=True)
-    report.seconds = time.perf_counter() - started
-    logger.info("wrote %d of %d events in %.2f s", report.written, report.events, report.seconds)
+    sent_ranges: list[tuple[int, int]] = []
+    span: tuple[int, int] | None = None
+    try:
+        pieces = _pieces(
+            events,
+            report,
+            layout=layout,
+            on_invalid=on_invalid,
+            epoch_unit=epoch_unit,
+            extra_columns=extra_columns,
+            chunk_rows=chunk_rows,
+        )
+        for valid, positions in pieces:
+            counter.add(valid)
+            written_as, fields = _fields_as_stored(valid, layout, stored_types)
+            keys, times = series_keys(valid, layout), valid.index.asi8
+            sequence = sequence_numbers(keys, times, fields)
 
+            if check_stored and len(valid) and not sender.failed:
+                if not sent_ranges:
+                    span = _stored_before(client, layout)
+                low, high = int(times[0]), int(times[-1])
+                overlaps = any(low <= b and a <= high for a, b in sent_ranges)
+                if overlaps:
+                    sender.drain()  # the earlier pieces must be stored to be seen
+                if overlaps or (span is not None and low <= span[1] and span[0] <= high):
+                    sequence = safe_sequence(
+                        client, written_as, keys, times, fields, sequence, layout_checked=True
+                    )
+                sent_ranges.append((low, high))
+            sender.send(compose(keys, sequence, fields, times), positions)
+    finally:
+        sender.close()
+        bar.close()
+
+    report.series = counter.count
+    report.seconds = time.perf_counter() - started
+    logger.info(
+        "wrote %d of %d events in %.2f s (%d requests, %d retried, %d spooled)",
+        report.written,
+        report.events,
+        report.seconds,
+        report.batches,
+        report.retried,
+        report.spooled,
+    )
+    skipped = report.rejected[~_refused(report.rejected)]
+    if len(skipped):
+        warnings.warn(
+            f"{skipped['row'].nunique():,} of {report.events:,} rows cannot be stored and "
+            "are left out; the report's `rejected` frame lists them",
+            SkippedRowsWarning,
+            stacklevel=3,
+        )
     _raise_for_losses(report, on_invalid)
     return report
 
@@ -259,13 +296,17 @@ def write_lines(
     layout: str | Layout | None = None,
     batch_size: int = 5_000,
     batch_bytes: int = 5_000_000,
+    concurrency: int = CONCURRENCY,
+    gzip: bool | None = None,
+    retry_for: float = 60.0,
+    max_retries: int | None = None,
     progress: bool | None = None,
 ) -> WriteReport:
     """Send lines of line protocol (nanosecond timestamps).
 
     This replays a spool file. Empty lines and comment lines (``#``) are left
     out. Errors are reported as by :func:`write_events`, rows counted among the
-    lines sent.
+    lines sent; the delivery options are the same too.
 
     Parameters
     ----------
@@ -275,159 +316,316 @@ def write_lines(
         meanwhile, as :func:`write_events` does, so that replaying never
         overwrites a stored event; without it the lines are sent as they are.
     """
+    _check_options(batch_size, batch_bytes, 1, concurrency, 0)
+    policy = RetryPolicy(
+        retry_for=retry_for,
+        max_retries=_connection_retries(client) if max_retries is None else max_retries,
+    )
     started = time.perf_counter()
     kept = [line for line in lines if line.strip() and not line.startswith("#")]
     if layout is not None and kept:
         kept = renumber_lines(client, get_layout(layout), kept)
-    report = _send(
+
+    report = WriteReport(events=len(kept))
+    bar = _progress_bar(len(kept), progress, unit=" points", desc="writing", leave=False)
+    sender = Sender(
         client,
-        kept,
-        np.arange(len(kept)),
+        report,
         layout=None if layout is None else get_layout(layout).name,
+        policy=policy,
+        gzip=not is_loopback(client.url) if gzip is None else gzip,
+        concurrency=concurrency,
         batch_size=batch_size,
         batch_bytes=batch_bytes,
-        progress=progress,
+        bar=bar,
     )
-    report.events = len(kept)
+    try:
+        sender.send(kept, np.arange(len(kept)))
+    finally:
+        sender.close()
+        bar.close()
     report.seconds = time.perf_counter() - started
     _raise_for_losses(report, "raise")
     return report
 
 
-def _warn_cardinality(frame: pd.DataFrame, layout: Layout, series: int) -> None:
-    id_tags = [t for t in ("user_id", "content_id") if t in layout.tags]
-    if not id_tags and series <= SERIES_WARNING_THRESHOLD:
-        return
-
-    default = estimate_series(frame, LAYOUTS["default"])
-    tags = ", ".join(id_tags) or ", ".join(layout.tags)
-    warnings.warn(
-        f"the {layout.name!r} layout stores {tags} as tags: these {len(frame):,} events "
-        f"create about {series:,} series ({series / max(len(frame), 1):.0%} of the events), "
-        f"against {default:,} in the default layout. Each series costs the server memory "
-        "and slows writes and queries; use layout='default' (--layout default) unless you "
-        "need those tags",
-        CardinalityWarning,
-        stacklevel=4,
-    )
-
-
-def _batches(lines: list[str], batch_size: int, batch_bytes: int) -> list[tuple[int, int]]:
-    """Split ``lines`` into (start, stop) ranges bounded by rows and bytes."""
-    sizes = np.fromiter((len(line) + 1 for line in lines), dtype=np.int64, count=len(lines))
-    bounds, start, total = [], 0, 0
-    # Limitation: line length counts characters, so a batch of mostly non-ASCII
-    # text can exceed batch_bytes by up to four times; encoding first would fix it.
-    for i, size in enumerate(sizes):
-        if i > start and (i - start >= batch_size or total + size > batch_bytes):
-            bounds.append((start, i))
-            start, total = i, 0
-        total += size
-    if start < len(lines):
-        bounds.append((start, len(lines)))
-    return bounds
+def _check_options(batch_size, batch_bytes, chunk_rows, concurrency, series_warning) -> None:
+    if batch_size < 1 or batch_bytes < 1 or chunk_rows < 1:
+        raise ValueError(
+            f"batch_size, batch_bytes and chunk_rows must be at least 1, not {batch_size!r}, "
+            f"{batch_bytes!r} and {chunk_rows!r}"
+        )
+    if batch_bytes > SERVER_BODY_LIMIT:
+        logger.warning(
+            "batch_bytes=%d is above InfluxDB's default body limit of %d bytes; a server "
+            "with that default refuses such batches (413), which are then split",
+            batch_bytes,
+            SERVER_BODY_LIMIT,
+        )
+    if not 1 <= concurrency <= MOST_CONCURRENCY:
+        raise ValueError(f"concurrency must be from 1 to {MOST_CONCURRENCY}, not {concurrency!r}")
+    if series_warning < 0:
+        raise ValueError(f"series_warning must be 0 or more, not {series_warning!r}")
 
 
-class _UndeliverableError(Exception):
-    """A request got no usable answer even after the retries."""
-
-    def __init__(self, failure: ServerError):
-        self.failure = failure
-
-
-def _send(
-    client: InfluxDB,
-    lines: list[str],
-    positions: np.ndarray,
-    *,
-    layout: str | None,
-    batch_size: int,
-    batch_bytes: int,
-    progress: bool | None,
-) -> WriteReport:
-    report = WriteReport()
-    refused: list[tuple[int, str]] = []
-    bar = _progress_bar(len(lines), progress, unit="events", desc="writing", leave=False)
-
-    batches = _batches(lines, batch_size, batch_bytes)
-    for number, (start, stop) in enumerate(batches):
+def _connection_retries(client: InfluxDB) -> int:
+    """The ``retries`` the connection was made with (3 when it does not say)."""
+    retries = getattr(client, "retries", None)
+    if retries is None:
         try:
-            lost = _deliver(client, lines, start, stop, report)
-        except _UndeliverableError as exc:
-            remaining = batches[number:]
-            report.spool = write_spool(client.database, lines, remaining, layout)
-            report.spooled = sum(b - a for a, b in remaining)
-            report.unwritten = [int(positions[i]) for a, b in remaining for i in range(a, b)]
-            report.failure = exc.failure
-            break
-
-        refused.extend(lost)
-        report.written += stop - start - len(lost)
-        logger.info(
-            "batch %d of %d: %d lines written, %d refused",
-            number + 1,
-            len(batches),
-            stop - start - len(lost),
-            len(lost),
-        )
-        bar.update(stop - start)
-
-    bar.close()
-    if refused:
-        report.rejected = pd.DataFrame(
-            {
-                "row": [int(positions[i]) for i, _ in refused],
-                "column": None,
-                "value": None,
-                "reason": [f"refused by the server: {reason}" for _, reason in refused],
-            }
-        )
-    return report
+            retries = client.session.get_adapter(client.url).max_retries.total
+        except AttributeError:
+            retries = None
+    return 3 if retries is None else int(retries)
 
 
-def _deliver(
-    client: InfluxDB, lines: list[str], start: int, stop: int, report: WriteReport
-) -> list[tuple[int, str]]:
-    """Send ``lines[start:stop]``; return the (line, reason) pairs the server refused.
+def _read_stored(client: InfluxDB, layout: Layout) -> dict[str, set[str]]:
+    """The stored field types, or none when the server cannot be reached.
 
-    When the server refuses part of a request (a type conflict, a line it cannot
-    parse, a body too large) it does not say reliably which lines, so the
-    request is split in halves and each half sent again, down to single lines
-    where needed. Sending a line twice is harmless: the second write of a point
-    replaces it with itself.
+    The write will then be spooled, and the replay fits it to what is stored
+    by then.
     """
-    body = ("\n".join(lines[start:stop]) + "\n").encode("utf-8")
-    logger.debug("posting lines %d to %d: %.500s", start, stop, body.decode("utf-8"))
-    answer, failure = _post(client, body)
-    if _database_missing(answer):
-        client.create_database()
-        answer, failure = _post(client, body)
-    report.batches += 1
-    report.bytes += len(body)
+    try:
+        return stored_field_types(client, layout.measurement)
+    except ServerError as exc:
+        if exc.status is not None:
+            raise
+        logger.info("could not read the stored field types before writing: %s", exc)
+        return {}
 
-    if failure is not None:
-        raise _UndeliverableError(failure)
-    if answer.status_code == 204:
-        return []
-    if answer.status_code not in (400, 413):
-        raise _UndeliverableError(
-            ServerError(
-                "the write was refused", status=answer.status_code, detail=_error_text(answer)
+
+def _stored_before(client: InfluxDB, layout: Layout) -> tuple[int, int] | None:
+    """Check the stored layout; the first and last time stored before the write.
+
+    Pieces outside that span, and outside the pieces sent before, tie with
+    no stored point, so they skip reading the stored points. None when
+    nothing is stored, or the server cannot be reached (the write will then
+    be spooled, and the replay numbers the ties again).
+    """
+    try:
+        check_layout(client, layout)
+        return stored_span(client, layout)
+    except ServerError as exc:
+        if exc.status is not None:
+            raise
+        logger.info("could not read the stored points before writing: %s", exc)
+        return None
+
+
+def _pieces(
+    events,
+    report: WriteReport,
+    *,
+    layout: Layout,
+    on_invalid: str,
+    epoch_unit: str,
+    extra_columns: str,
+    chunk_rows: int,
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """Validated, time-sorted pieces of the input, with the input position of each row.
+
+    Rows at the latest time of a chunk are held back and lead the next one,
+    so that tied events of time-sorted input always share a piece.
+    """
+    carried: tuple[pd.DataFrame, np.ndarray] | None = None
+    pieces = 0
+    chunks = _chunks(events, chunk_rows)
+    chunk = next(chunks, None)
+    while chunk is not None:
+        following = next(chunks, None)
+        valid, positions = _validated(
+            chunk,
+            report,
+            layout=layout,
+            on_invalid=on_invalid,
+            epoch_unit=epoch_unit,
+            extra_columns=extra_columns,
+        )
+        if carried is not None:
+            valid = pd.concat([carried[0], valid])
+            positions = np.concatenate([carried[1], positions])
+        valid, positions = _by_time(valid, positions)
+        chunk = following
+
+        times = valid.index.asi8
+        last = len(times)
+        if following is not None and len(times):
+            last = int(np.searchsorted(times, times[-1], side="left"))
+        start = 0
+        while start < last:
+            # Small pieces first, so that the first batches leave early.
+            size = min(chunk_rows, FIRST_PIECE_ROWS << pieces)
+            # Never cut between events of the same time.
+            stop = int(np.searchsorted(times, times[min(start + size, last) - 1], "right"))
+            yield valid.iloc[start:stop], positions[start:stop]
+            start, pieces = stop, min(pieces + 1, 30)
+        carried = (valid.iloc[last:], positions[last:])
+
+
+def _chunks(events, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The input as raw chunks.
+
+    A frame already sorted by a datetime ``time`` (index or column), such as
+    :func:`journeys.generate` makes, is cut into slices validated one by one,
+    small ones first, so that posting starts early; any other frame is
+    validated whole, and sorted by time afterwards.
+    """
+    if isinstance(events, pd.DataFrame):
+        if not _sorted_by_time(events):
+            yield events
+            return
+        start, size = 0, FIRST_PIECE_ROWS
+        while start < len(events):
+            yield events.iloc[start : start + size]
+            start, size = start + size, min(chunk_rows, 2 * size)
+    elif isinstance(events, (str, Path)):
+        yield from iter_events(events, chunk_rows=chunk_rows)
+    else:
+        for chunk in events:
+            if not isinstance(chunk, pd.DataFrame):
+                raise TypeError(
+                    f"write takes a DataFrame, an iterable of DataFrames or a file path; the "
+                    f"iterable gave a {type(chunk).__name__}"
+                )
+            yield chunk
+
+
+def _sorted_by_time(frame: pd.DataFrame) -> bool:
+    if "time" in frame.columns:
+        times = frame["time"]
+    elif isinstance(frame.index, pd.DatetimeIndex):
+        times = frame.index
+    else:
+        return False
+    return pd.api.types.is_datetime64_any_dtype(times) and times.is_monotonic_increasing
+
+
+def _validated(
+    chunk: pd.DataFrame,
+    report: WriteReport,
+    *,
+    layout: Layout,
+    on_invalid: str,
+    epoch_unit: str,
+    extra_columns: str,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The chunk's valid rows and their positions in the whole input."""
+    offset = report.events
+    report.events += len(chunk)
+    valid, problems = split_valid(
+        chunk, layout=layout, epoch_unit=epoch_unit, extra_columns=extra_columns
+    )
+    problems["row"] = problems["row"] + offset
+    if len(problems) and on_invalid == "raise":
+        _refuse(problems, report)
+    report.add_rejected(problems)
+    kept = np.ones(len(chunk), dtype=bool)
+    kept[problems["row"].to_numpy(dtype="int64") - offset] = False
+    return valid, np.flatnonzero(kept) + offset
+
+
+def _by_time(valid: pd.DataFrame, positions: np.ndarray):
+    if valid.index.is_monotonic_increasing:
+        return valid, positions
+    order = np.argsort(valid.index.asi8, kind="stable")
+    return valid.iloc[order], positions[order]
+
+
+def _fields_as_stored(
+    valid: pd.DataFrame, layout: Layout, stored_types: dict[str, set[str]]
+) -> tuple[Layout, np.ndarray]:
+    """The layout the piece is written in, and its field text, in the stored types where
+    they fit (:mod:`journeys.fieldtypes`)."""
+    written_as, fits = coerce_to_stored(valid, layout, stored_types)
+    if written_as is layout or not fits.any():
+        return layout, field_sets(valid, layout)
+    if fits.all():
+        return written_as, field_sets(valid, written_as)
+    fields = field_sets(valid, layout)
+    fields[fits] = field_sets(valid[fits], written_as)
+    return written_as, fields
+
+
+def _refuse(problems: pd.DataFrame, report: WriteReport) -> None:
+    error = ValidationError(problems.sort_values("row", kind="stable", ignore_index=True))
+    error.report = report
+    if report.written or report.batches:
+        logger.warning(
+            "stopping at row %d, which cannot be stored; earlier chunks were sent",
+            int(problems["row"].min()),
+        )
+    raise error
+
+
+class _SeriesCounter:
+    """Distinct tag sets of a write, counted by hash over its pieces; warns once."""
+
+    def __init__(self, layout: Layout, threshold: int):
+        self.layout = layout
+        self.threshold = threshold
+        self.tags = sorted(layout.tags)
+        self.count = 0
+        self.events = 0
+        self._sets = np.empty(0, dtype=np.uint64)
+        self._default = np.empty(0, dtype=np.uint64)
+        self._values = {tag: np.empty(0, dtype=np.uint64) for tag in self.tags}
+        self._warned = False
+        self._ids = [t for t in _ID_TAGS if t in layout.tags]
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if not len(frame):
+            return
+        self.events += len(frame)
+        self._sets = np.union1d(self._sets, _row_hashes(frame, self.tags))
+        self.count = len(self._sets)
+        if self._warned:
+            return
+        if self._ids:
+            default = sorted(LAYOUTS["default"].tags)
+            self._default = np.union1d(self._default, _row_hashes(frame, default))
+        if self._ids or self.count > self.threshold:
+            for tag in self.tags:
+                self._values[tag] = np.union1d(self._values[tag], _row_hashes(frame, [tag]))
+            self._warn()
+
+    def _warn(self) -> None:
+        if self._warned:
+            return
+        self._warned = True
+        distinct = {tag: len(values) for tag, values in self._values.items()}
+        most = sorted(distinct, key=distinct.get, reverse=True)[:3]
+        named = ", ".join(f"{tag} ({distinct[tag]:,} values)" for tag in most)
+        if self._ids:
+            advice = (
+                f"the {self.layout.name!r} layout stores {', '.join(self._ids)} as tags: the "
+                f"first {self.events:,} events create about {self.count:,} series "
+                f"({self.count / self.events:.0%} of the events), against "
+                f"{len(self._default):,} in the default layout"
             )
+        else:
+            advice = (
+                f"the first {self.events:,} events create about {self.count:,} series, more "
+                f"than series_warning={self.threshold:,}"
+            )
+        warnings.warn(
+            f"{advice}. The tags with most values: {named}. Each series costs the server "
+            "memory and slows writes and queries; use layout='default' (--layout default) "
+            "unless you need those tags, or store the tags with many values as fields",
+            CardinalityWarning,
+            stacklevel=5,
         )
 
-    reason = (
-        _error_text(answer)
-        if answer.status_code == 400
-        else "the line is larger than the server accepts"
-    )
-    dropped = _DROPPED.search(reason)
-    if stop - start == 1 or (dropped and int(dropped.group(1)) == stop - start):
-        return [(i, reason) for i in range(start, stop)]
-    middle = (start + stop) // 2
-    return _deliver(client, lines, start, middle, report) + _deliver(
-        client, lines, middle, stop, report
-    )
+
+def _row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    present = [c for c in columns if c in frame.columns]
+    if not present:
+        return np.zeros(1, dtype=np.uint64)
+    hashes = pd.util.hash_pandas_object(frame[present], index=False).to_numpy()
+    return np.unique(hashes)
+
+
+def _refused(rejected: pd.DataFrame) -> pd.Series:
+    return rejected["reason"].astype(str).str.startswith("refused")
 
 
 def _progress_bar(total: int, progress: bool | None, **options):
@@ -439,25 +637,6 @@ def _progress_bar(total: int, progress: bool | None, **options):
         from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=None if progress is None else not progress, **options)
-
-
-def _post(client: InfluxDB, body: bytes):
-    """Post one body to /write; return (answer, None), or (None, error) without one."""
-    try:
-        answer = client.request(
-            "POST",
-            "/write",
-            params={"db": client.database, "precision": "ns"},
-            data=body,
-            headers={"Content-Type": "text/plain; charset=utf-8"},
-        )
-    except ServerError as exc:
-        return None, exc
-    return answer, None
-
-
-def _database_missing(answer) -> bool:
-    return answer is not None and answer.status_code == 404 and "database not found" in answer.text
 
 
 def _raise_for_losses(report: WriteReport, on_invalid: str) -> None:

@@ -20,3 +20,11 @@ def same_events(left, right):
         return table.sort_values(list(table.columns), kind="stable").reset_index(drop=True)
 
     pd.testing.assert_frame_equal(ordered(left), ordered(right))
+
+
+def events_at(start: pd.Timestamp, **columns) -> pd.DataFrame:
+    """A small raw frame: ``time`` defaults to ``start`` plus one second a row."""
+    rows = len(next(iter(columns.values())))
+    columns.setdefault("time", [start + pd.Timedelta(seconds=i) for i in range(rows)])
+    columns.setdefault("event_type", ["pageview"] * rows)
+    return pd.DataFrame(columns)

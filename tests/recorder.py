@@ -89,6 +89,7 @@ class Recorder:
     def __init__(self, ping: str | None = "v1"):
         self.requests: list[Request] = []
         self._answers: dict[tuple[str, str], tuple[list[Answer], bool]] = {}
+        self._for_good: dict[tuple[str, str], Answer] = {}
         if ping is not None:
             status, headers, body = PINGS[ping]
             self.answer("GET", "/ping", status, body, headers=headers)
@@ -104,7 +105,10 @@ class Recorder:
         return f"http://127.0.0.1:{self._http.server_address[1]}"
 
     def answer(self, method, path, status=204, body=b"", *, headers=None, times=None) -> None:
-        """Answer ``method path`` so (JSON for a dict or list ``body``), for good or ``times``."""
+        """Answer ``method path`` so (JSON for a dict or list ``body``), for good or ``times``.
+
+        After ``times`` answers, the last answer given for good comes back.
+        """
         headers = dict(headers or {})
         if isinstance(body, dict | list):
             body = json.dumps(body).encode("utf-8")
@@ -113,6 +117,8 @@ class Recorder:
             body = body.encode("utf-8")
         answer = Answer(status, headers, body)
         self._answers[(method, path)] = ([answer] * (times or 1), times is None)
+        if times is None:
+            self._for_good[(method, path)] = answer
 
     def sent(self, method: str | None = None, path: str | None = None) -> list[Request]:
         """The requests received, those of ``method`` and ``path`` when given."""
@@ -125,7 +131,8 @@ class Recorder:
     def _reply(self, method: str, path: str) -> Answer:
         queue, for_good = self._answers.get((method, path), ([], False))
         if not queue:
-            return Answer(404, {"Content-Type": "text/plain"}, b"404 page not found")
+            fallback = Answer(404, {"Content-Type": "text/plain"}, b"404 page not found")
+            return self._for_good.get((method, path), fallback)
         return queue[0] if for_good else queue.pop(0)
 
     def __enter__(self) -> Recorder:
