@@ -14,7 +14,19 @@ A notebook reads like this::
 Everything public is importable from here; see ``__all__``.
 """
 
-from journeys.analysis import funnel, rental_lag, rental_lag_summary, scroll_depth
+from journeys.analysis import (
+    Step,
+    funnel,
+    funnel_dropoffs,
+    funnel_users,
+    kaplan_meier,
+    rental_lag,
+    rental_lag_check,
+    rental_lag_curve,
+    rental_lag_summary,
+    scroll_depth,
+    sessions,
+)
 from journeys.client import InfluxDB, connect, connect_or_start
 from journeys.errors import (
     CardinalityWarning,
@@ -34,7 +46,12 @@ from journeys.files import read_events, save_events
 from journeys.generate import as_generator, generate
 from journeys.lineprotocol import to_lines
 from journeys.local import LocalInfluxDB
-from journeys.plots import plot_funnel, plot_rental_lag, plot_scroll_depth
+from journeys.plots import (
+    plot_funnel,
+    plot_funnel_breakdown,
+    plot_rental_lag,
+    plot_scroll_depth,
+)
 from journeys.schema import COLUMNS, EVENT_TYPES, LAYOUTS, Column, Layout, dtypes, get_layout
 from journeys.validate import split_valid, validate
 from journeys.write import WriteReport, estimate_series
@@ -57,6 +74,7 @@ __all__ = [
     "SchemaError",
     "ServerError",
     "SkippedRowsWarning",
+    "Step",
     "StoredTypeWarning",
     "TimeUnitWarning",
     "ValidationError",
@@ -68,16 +86,23 @@ __all__ = [
     "dtypes",
     "estimate_series",
     "funnel",
+    "funnel_dropoffs",
+    "funnel_users",
     "generate",
     "get_layout",
+    "kaplan_meier",
     "plot_funnel",
+    "plot_funnel_breakdown",
     "plot_rental_lag",
     "plot_scroll_depth",
     "read_events",
     "rental_lag",
+    "rental_lag_check",
+    "rental_lag_curve",
     "rental_lag_summary",
     "save_events",
     "scroll_depth",
+    "sessions",
     "split_valid",
     "to_lines",
     "validate",
