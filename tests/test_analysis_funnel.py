@@ -434,3 +434,8 @@ def test_analyses_need_a_time_index():
 
     with pytest.raises(SchemaError, match="DatetimeIndex"):
         jy.funnel(frame, ["pageview"])
+
+
+def test_funnel_users_refuses_unknown_options(hand_funnel):
+    with pytest.raises(TypeError, match="unknown funnel option.*windw"):
+        jy.funnel_users(hand_funnel, windw="1h")

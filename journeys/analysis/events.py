@@ -22,6 +22,7 @@ from journeys.errors import SchemaError
 __all__ = [
     "MISSING_GROUP",
     "OTHER_GROUP",
+    "CodedColumns",
     "codes",
     "fold_groups",
     "group_labels",
@@ -75,8 +76,46 @@ def has_time(times: np.ndarray) -> np.ndarray:
 
 def codes(values: pd.Series | pd.api.extensions.ExtensionArray) -> tuple[np.ndarray, pd.Index]:
     """Integer codes of ``values`` (``-1`` where missing) and the distinct values."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # A categorical is coded already (categories never seen are harmless).
+        categorical = pd.Categorical(values)
+        return categorical.codes.astype(np.int64), pd.Index(categorical.categories)
     found, uniques = pd.factorize(values, use_na_sentinel=True)
     return found.astype(np.int64, copy=False), pd.Index(uniques)
+
+
+def sort_codes(codes: np.ndarray) -> np.ndarray:
+    """Codes ``0..n-1`` in the smallest unsigned dtype, which numpy sorts stably in linear time."""
+    top = int(codes.max()) if len(codes) else 0
+    for dtype in (np.uint8, np.uint16):
+        if top <= np.iinfo(dtype).max:
+            return codes.astype(dtype)
+    return codes
+
+
+class CodedColumns:
+    """Which of the rows ``rows`` of ``events`` hold given values, for many steps at once.
+
+    Each column is turned into integer codes once, at the rows, so that every
+    step compares integers, not text.
+    """
+
+    def __init__(self, events: pd.DataFrame, rows: np.ndarray) -> None:
+        self._events = events
+        self._rows = rows
+        self._codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
+
+    def isin(self, column: str, values: Iterable) -> np.ndarray:
+        """Where ``column`` holds one of ``values``, at the rows, as a bool array."""
+        if column not in self._codes:
+            found, uniques = codes(self._events[column].array)
+            self._codes[column] = (found[self._rows], uniques)
+        found, uniques = self._codes[column]
+        wanted = np.unique(uniques.get_indexer(pd.Index(list(values), dtype=object)))
+        wanted = wanted[wanted >= 0]
+        if len(wanted) == 1:
+            return found == wanted[0]
+        return np.isin(found, wanted)
 
 
 def group_labels(values) -> np.ndarray:

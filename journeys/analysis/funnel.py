@@ -54,12 +54,14 @@ import numpy as np
 import pandas as pd
 
 from journeys.analysis.events import (
+    CodedColumns,
     codes,
     fold_groups,
     group_labels,
     group_order,
     has_time,
     require,
+    sort_codes,
     times_ns,
 )
 from journeys.analysis.sessions import DEFAULT_SESSION_GAP, session_gap_ns, session_starts
@@ -467,9 +469,18 @@ def _sort(events, options):
     user, users = codes(events[options.by])
     times = times_ns(events)
     kinds = events["event_type"].notna().to_numpy(dtype=bool, na_value=False)
-    usable = np.flatnonzero((user >= 0) & has_time(times) & kinds)
-    order = usable[np.lexsort((usable, times[usable], user[usable]))]
-    user_sorted, time_sorted = user[order], times[order]
+    usable = (user >= 0) & has_time(times) & kinds
+    # Two stable sorts, by time then by user, order by (user, time, row); both
+    # are quick on events read in time order, and on small integer codes.
+    if usable.all():
+        order = np.argsort(times, kind="stable")
+    else:
+        rows = np.flatnonzero(usable)
+        order = rows[np.argsort(times[rows], kind="stable")]
+    user_by_time = user[order]
+    by_user = np.argsort(sort_codes(user_by_time), kind="stable")
+    order = order[by_user]
+    user_sorted, time_sorted = user_by_time[by_user], times[order]
 
     session = None
     if options.count == "session":
@@ -485,20 +496,20 @@ def _sort(events, options):
     new_tie = np.ones(n, dtype=bool)
     if n > 1:
         new_tie[1:] = (unit[1:] != unit[:-1]) | (time_sorted[1:] != time_sorted[:-1])
-    positions = np.arange(n)
-    tie_start = np.maximum.accumulate(np.where(new_tie, positions, 0))
-    last_of_tie = np.ones(n, dtype=bool)
-    last_of_tie[:-1] = new_tie[1:]
-    tie_end = np.minimum.accumulate(np.where(last_of_tie, positions, n)[::-1])[::-1]
+    firsts = np.flatnonzero(new_tie)
+    lengths = np.diff(np.append(firsts, n))
+    tie_start = np.repeat(firsts, lengths)
+    tie_end = np.repeat(firsts + lengths - 1, lengths)
 
+    coded = CodedColumns(events, order)
     ordered = _Sorted(
         row=order,
         unit=unit,
         time=time_sorted,
         tie_start=tie_start,
         tie_end=tie_end,
-        step_masks=[s.matches(events)[order] for s in options.steps],
-        exclusion_masks=[e[0].matches(events)[order] for e in options.exclusions],
+        step_masks=[s.matches(events, coded) for s in options.steps],
+        exclusion_masks=[e[0].matches(events, coded) for e in options.exclusions],
     )
     return ordered, (user, session, users)
 
