@@ -568,6 +568,11 @@ def _follow_in_order(ordered, options, starts):
 
 def _next_unused(candidates, ordered, at, alive, k):
     """For each live attempt, the first candidate at or after its step ``k - 1`` time not used."""
+    # Limitation: of tied events that match a step, the one first in input
+    # order serves it, even where another would leave the first free for a
+    # later step (steps "interaction" then an interaction narrowed to searches,
+    # both at one time): such an attempt stops early. A matching within each
+    # group of tied events (as order="any" does with Hall's condition) would fix it.
     if not len(candidates):
         return np.zeros(len(alive), dtype=np.int64), np.zeros(len(alive), dtype=bool)
     prev = at[alive, k - 1]

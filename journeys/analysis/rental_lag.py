@@ -364,17 +364,16 @@ def _table(events, times, rentals, views, until):
 
 def _orphans(events, times, views):
     """The views with a stored lag that answer no rental, as rows of the check."""
+    # Limitation: only the first view after a rental, or one with no rental
+    # before it, is checked; a stored lag on a later view of the same rental
+    # is not looked at. Listing those as "not the first view" would cover them.
     views = np.asarray(views, dtype=np.int64)
-    if _STORED in events.columns and len(views):
+    if _STORED in events.columns:
         stored = pd.array(events[_STORED].array, dtype="Int64").take(views)
-        views = views[~pd.isna(stored)]
+        known = ~pd.isna(stored)
+        views, stored = views[known], stored[known]
     else:
-        views = views[:0]
-    stored = (
-        pd.array(events[_STORED].array, dtype="Int64").take(views)
-        if _STORED in events.columns
-        else pd.array([], dtype="Int64")
-    )
+        views, stored = views[:0], pd.array([], dtype="Int64")
     return pd.DataFrame(
         {
             "user_id": events["user_id"].array.take(views),
