@@ -65,7 +65,7 @@ CHOICES = {
 }
 FUNNEL_CHOICES = CHOICES | {
     "user_id": ["u1", "u2", None],
-    "event_type": ["pageview", "interaction", "transaction", "view"],
+    "event_type": ["pageview", "interaction", "transaction", "view", "scroll"],
 }
 
 

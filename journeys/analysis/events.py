@@ -94,22 +94,20 @@ def sort_codes(codes: np.ndarray) -> np.ndarray:
 
 
 class CodedColumns:
-    """Which of the rows ``rows`` of ``events`` hold given values, for many steps at once.
+    """Which rows of ``events`` hold given values, for many steps at once.
 
-    Each column is turned into integer codes once, at the rows, so that every
-    step compares integers, not text.
+    Each column is turned into integer codes once, so that every step
+    compares integers, not text.
     """
 
-    def __init__(self, events: pd.DataFrame, rows: np.ndarray) -> None:
+    def __init__(self, events: pd.DataFrame) -> None:
         self._events = events
-        self._rows = rows
         self._codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
 
     def isin(self, column: str, values: Iterable) -> np.ndarray:
-        """Where ``column`` holds one of ``values``, at the rows, as a bool array."""
+        """Where ``column`` holds one of ``values``, as a bool array."""
         if column not in self._codes:
-            found, uniques = codes(self._events[column].array)
-            self._codes[column] = (found[self._rows], uniques)
+            self._codes[column] = codes(self._events[column].array)
         found, uniques = self._codes[column]
         wanted = np.unique(uniques.get_indexer(pd.Index(list(values), dtype=object)))
         wanted = wanted[wanted >= 0]

@@ -278,15 +278,23 @@ class _Options:
 
 @dataclass
 class _Sorted:
-    """The usable events, sorted by (unit, time, input position)."""
+    """The events that matter, sorted by (unit, time, input position)."""
 
     row: np.ndarray  # position of the event in the caller's frame
     unit: np.ndarray  # unit code: a user, or a session
     time: np.ndarray  # int64 nanoseconds
-    tie_start: np.ndarray  # first position with the same unit and time
-    tie_end: np.ndarray  # last position with the same unit and time
+    tie_firsts: np.ndarray  # the first position of each run of equal (unit, time)
     step_masks: list[np.ndarray]  # which sorted events match each step
     exclusion_masks: list[np.ndarray]  # which sorted events match each exclusion
+
+    def tie_start(self, positions: np.ndarray) -> np.ndarray:
+        """The first position with the same unit and time as each of ``positions``."""
+        return self.tie_firsts[np.searchsorted(self.tie_firsts, positions, side="right") - 1]
+
+    def tie_end(self, positions: np.ndarray) -> np.ndarray:
+        """The last position with the same unit and time as each of ``positions``."""
+        following = np.append(self.tie_firsts, len(self.unit))
+        return following[np.searchsorted(self.tie_firsts, positions, side="right")] - 1
 
 
 @dataclass
@@ -470,15 +478,20 @@ def _sort(events, options):
     times = times_ns(events)
     kinds = events["event_type"].notna().to_numpy(dtype=bool, na_value=False)
     usable = (user >= 0) & has_time(times) & kinds
+    coded = CodedColumns(events)
+    step_masks = [s.matches(events, coded) for s in options.steps]
+    exclusion_masks = [e[0].matches(events, coded) for e in options.exclusions]
+    if options.order != "strict" and options.count == "user":
+        # Only events of a step or an exclusion can change the outcome; in
+        # strict order any event in between does, and sessions need them all.
+        usable &= np.logical_or.reduce(step_masks + exclusion_masks)
+
     # Two stable sorts, by time then by user, order by (user, time, row); both
     # are quick on events read in time order, and on small integer codes.
-    if usable.all():
-        order = np.argsort(times, kind="stable")
-    else:
-        rows = np.flatnonzero(usable)
-        order = rows[np.argsort(times[rows], kind="stable")]
-    user_by_time = user[order]
-    by_user = np.argsort(sort_codes(user_by_time), kind="stable")
+    rows = np.flatnonzero(usable)
+    order = rows[np.argsort(times[rows], kind="stable")]
+    user_by_time = sort_codes(user)[order]
+    by_user = np.argsort(user_by_time, kind="stable")
     order = order[by_user]
     user_sorted, time_sorted = user_by_time[by_user], times[order]
 
@@ -492,24 +505,16 @@ def _sort(events, options):
     else:
         unit = user_sorted
 
-    n = len(order)
-    new_tie = np.ones(n, dtype=bool)
-    if n > 1:
+    new_tie = np.ones(len(order), dtype=bool)
+    if len(order) > 1:
         new_tie[1:] = (unit[1:] != unit[:-1]) | (time_sorted[1:] != time_sorted[:-1])
-    firsts = np.flatnonzero(new_tie)
-    lengths = np.diff(np.append(firsts, n))
-    tie_start = np.repeat(firsts, lengths)
-    tie_end = np.repeat(firsts + lengths - 1, lengths)
-
-    coded = CodedColumns(events, order)
     ordered = _Sorted(
         row=order,
         unit=unit,
         time=time_sorted,
-        tie_start=tie_start,
-        tie_end=tie_end,
-        step_masks=[s.matches(events, coded) for s in options.steps],
-        exclusion_masks=[e[0].matches(events, coded) for e in options.exclusions],
+        tie_firsts=np.flatnonzero(new_tie),
+        step_masks=[mask[order] for mask in step_masks],
+        exclusion_masks=[mask[order] for mask in exclusion_masks],
     )
     return ordered, (user, session, users)
 
@@ -558,8 +563,8 @@ def _follow_in_order(ordered, options, starts):
             ok &= ordered.time[found] - ordered.time[at[alive, 0]] <= options.window_ns
         for positions, a, b in exclusions:
             if a < k <= b:
-                after = np.searchsorted(positions, ordered.tie_end[at[alive, a]], side="right")
-                before = np.searchsorted(positions, ordered.tie_start[found], side="left")
+                after = np.searchsorted(positions, ordered.tie_end(at[alive, a]), side="right")
+                before = np.searchsorted(positions, ordered.tie_start(found), side="left")
                 ok &= before <= after
         at[alive[ok], k] = found[ok]
         alive = alive[ok]
@@ -576,7 +581,7 @@ def _next_unused(candidates, ordered, at, alive, k):
     if not len(candidates):
         return np.zeros(len(alive), dtype=np.int64), np.zeros(len(alive), dtype=bool)
     prev = at[alive, k - 1]
-    index = np.searchsorted(candidates, ordered.tie_start[prev], side="left")
+    index = np.searchsorted(candidates, ordered.tie_start(prev), side="left")
     # An event already used by an earlier step (only those tied with step k - 1
     # can be found here) is skipped; there are at most k of them.
     for _ in range(k):
@@ -600,7 +605,7 @@ def _follow_any(ordered, options, starts):
     """
     n_steps = len(options.steps)
     n = len(ordered.unit)
-    begin = ordered.tie_start[starts]
+    begin = ordered.tie_start(starts)
     done = np.full((len(starts), n_steps), -1, dtype=np.int64)
     latest = np.full(len(starts), -1, dtype=np.int64)
 

@@ -78,8 +78,8 @@ class Step:
     def matches(self, events: pd.DataFrame, coded: CodedColumns | None = None) -> np.ndarray:
         """Which rows of ``events`` are events of this step, as a bool array.
 
-        With ``coded`` (the columns of ``events`` as integer codes at some
-        rows), the answer is for those rows, and quicker for many steps.
+        ``coded``, the columns of ``events`` as integer codes, makes matching
+        many steps quicker.
 
         Raises
         ------
@@ -93,7 +93,7 @@ class Step:
                 f"lacks; it has {list(events.columns)}."
             )
         if coded is None:
-            coded = CodedColumns(events, np.arange(len(events)))
+            coded = CodedColumns(events)
         found = coded.isin("event_type", (self.event_type,))
         for column, values in self.where.items():
             found = found & coded.isin(column, values)
