@@ -12,8 +12,8 @@ timed both ways and the ratio is taken between each tool's faster way. A
 further row times journeys reading the file with ``jy.read_events``, which
 validates every column as a notebook would.
 
-Times are the best of ``--repeat`` runs in this one process, one tool after
-the other. Peak memory is measured apart, in a fresh Python process per row:
+Times are the best of ``--repeat`` rounds in this one process, each round
+running every row once, in turn. Peak memory is measured apart, in a fresh Python process per row:
 the most its resident set grew above its size after the imports, sampled
 every 2 ms, which sees what numpy, pyarrow and duckdb allocate alike.
 
@@ -84,10 +84,13 @@ def main() -> None:
             "retentioneering, plain read": "retentioneering plain",
             "retentioneering, categorical read": "retentioneering categorical",
         }
-        results = {}
-        for name, run in runs.items():
-            seconds, found = _time(lambda run=run: _RUNS[run](path), args.repeat)
-            results[name] = (seconds, _peak_memory(run, path), found)
+        timings = _time(
+            {name: (lambda run=run: _RUNS[run](path)) for name, run in runs.items()}, args.repeat
+        )
+        results = {
+            name: (timings[name][0], _peak_memory(run, path), timings[name][1])
+            for name, run in runs.items()
+        }
 
     counts = {name: result[2] for name, result in results.items()}
     reference = counts["retentioneering, plain read"]
@@ -164,15 +167,21 @@ _RUNS = {
 }
 
 
-def _time(run, repeat):
-    """(best seconds, result) over ``repeat`` runs."""
-    best, result = float("inf"), None
+def _time(runs, repeat):
+    """{name: (best seconds, result)} over ``repeat`` rounds of every run, taken in turn.
+
+    Taking the runs in turn, round after round, spreads any change in the
+    machine's load over all of them alike.
+    """
+    best = {name: (float("inf"), None) for name in runs}
     for _ in range(repeat):
-        gc.collect()
-        started = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - started)
-    return best, result
+        for name, run in runs.items():
+            gc.collect()
+            started = time.perf_counter()
+            result = run()
+            seconds = time.perf_counter() - started
+            best[name] = (min(best[name][0], seconds), result)
+    return best
 
 
 def _peak_memory(run, path):

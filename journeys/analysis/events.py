@@ -58,7 +58,9 @@ def times_ns(events: pd.DataFrame) -> np.ndarray:
     Naive times are taken as UTC.
     """
     if "time" in events.columns:
-        times = pd.DatetimeIndex(pd.to_datetime(events["time"]))
+        column = events["time"]
+        is_datetime = pd.api.types.is_datetime64_any_dtype(column.dtype)
+        times = pd.DatetimeIndex(column.array if is_datetime else pd.to_datetime(column))
     elif isinstance(events.index, pd.DatetimeIndex):
         times = events.index
     else:
@@ -93,21 +95,39 @@ def sort_codes(codes: np.ndarray) -> np.ndarray:
     return codes
 
 
-class CodedColumns:
-    """Which rows of ``events`` hold given values, for many steps at once.
+def small_codes(found: np.ndarray, n_values: int) -> np.ndarray:
+    """Codes from -1 to ``n_values - 1`` in the smallest signed dtype that holds them."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_values <= np.iinfo(dtype).max:
+            return found.astype(dtype, copy=False)
+    return found
 
-    Each column is turned into integer codes once, so that every step
-    compares integers, not text.
+
+class CodedColumns:
+    """Which rows of ``events`` (or of ``rows`` of it) hold given values, for many steps.
+
+    Each column is turned into integer codes once, in the smallest dtype that
+    holds them, so that every step compares small integers, not text.
     """
 
-    def __init__(self, events: pd.DataFrame) -> None:
+    def __init__(self, events: pd.DataFrame, rows: np.ndarray | None = None) -> None:
         self._events = events
+        self._rows = rows
         self._codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
+
+    def at(self, rows: np.ndarray) -> CodedColumns:
+        """The same columns at ``rows`` only (codes made so far are taken along)."""
+        taken = CodedColumns(self._events, rows)
+        for column, (found, uniques) in self._codes.items():
+            taken._codes[column] = (found[rows], uniques)
+        return taken
 
     def isin(self, column: str, values: Iterable) -> np.ndarray:
         """Where ``column`` holds one of ``values``, as a bool array."""
         if column not in self._codes:
-            self._codes[column] = codes(self._events[column].array)
+            found, uniques = codes(self._events[column].array)
+            found = small_codes(found, len(uniques))
+            self._codes[column] = (found if self._rows is None else found[self._rows], uniques)
         found, uniques = self._codes[column]
         wanted = np.unique(uniques.get_indexer(pd.Index(list(values), dtype=object)))
         wanted = wanted[wanted >= 0]

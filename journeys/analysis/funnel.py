@@ -505,6 +505,9 @@ def _sort(events, options):
     else:
         unit = user_sorted
 
+    # Matching the steps again on the sorted codes gathers one small code per
+    # column and event, not one mask per step.
+    sorted_codes = coded.at(order)
     new_tie = np.ones(len(order), dtype=bool)
     if len(order) > 1:
         new_tie[1:] = (unit[1:] != unit[:-1]) | (time_sorted[1:] != time_sorted[:-1])
@@ -513,8 +516,8 @@ def _sort(events, options):
         unit=unit,
         time=time_sorted,
         tie_firsts=np.flatnonzero(new_tie),
-        step_masks=[mask[order] for mask in step_masks],
-        exclusion_masks=[mask[order] for mask in exclusion_masks],
+        step_masks=[s.matches(events, sorted_codes) for s in options.steps],
+        exclusion_masks=[e[0].matches(events, sorted_codes) for e in options.exclusions],
     )
     return ordered, (user, session, users)
 
