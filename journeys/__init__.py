@@ -15,7 +15,19 @@ Everything public is importable from here; see ``__all__``.
 """
 
 from journeys.aggregate import count_events
-from journeys.analysis import funnel, rental_lag, rental_lag_summary, scroll_depth
+from journeys.analysis import (
+    Step,
+    funnel,
+    funnel_dropoffs,
+    funnel_users,
+    kaplan_meier,
+    rental_lag,
+    rental_lag_check,
+    rental_lag_curve,
+    rental_lag_summary,
+    scroll_depth,
+    sessions,
+)
 from journeys.client import InfluxDB, connect, connect_or_start
 from journeys.errors import (
     CardinalityWarning,
@@ -36,7 +48,12 @@ from journeys.files import iter_events, read_events, save_event_chunks, save_eve
 from journeys.generate import as_generator, generate, generate_chunks, simulate
 from journeys.lineprotocol import to_lines
 from journeys.local import LocalInfluxDB
-from journeys.plots import plot_funnel, plot_rental_lag, plot_scroll_depth
+from journeys.plots import (
+    plot_funnel,
+    plot_funnel_breakdown,
+    plot_rental_lag,
+    plot_scroll_depth,
+)
 from journeys.schema import COLUMNS, EVENT_TYPES, LAYOUTS, Column, Layout, dtypes, get_layout
 from journeys.servers import Server, detect_server
 from journeys.simulation_config import SimulationConfig, load_config
@@ -66,6 +83,7 @@ __all__ = [
     "ServerError",
     "SimulationConfig",
     "SkippedRowsWarning",
+    "Step",
     "StoredTypeWarning",
     "TimeUnitWarning",
     "ValidationError",
@@ -79,20 +97,27 @@ __all__ = [
     "dtypes",
     "estimate_series",
     "funnel",
+    "funnel_dropoffs",
+    "funnel_users",
     "generate",
     "generate_chunks",
     "get_layout",
     "iter_events",
+    "kaplan_meier",
     "load_config",
     "plot_funnel",
+    "plot_funnel_breakdown",
     "plot_rental_lag",
     "plot_scroll_depth",
     "read_events",
     "rental_lag",
+    "rental_lag_check",
+    "rental_lag_curve",
     "rental_lag_summary",
     "save_event_chunks",
     "save_events",
     "scroll_depth",
+    "sessions",
     "simulate",
     "split_valid",
     "to_lines",

@@ -62,10 +62,12 @@ class DemoResult:
         lag_lines = [
             f"  rentals                  {int(lag['rentals']):>10,}",
             f"  viewed                   {int(lag['viewed']):>10,}",
-            f"  never viewed             {lag['never_viewed_share']:>10.1%}",
-            f"  viewed within 24 h       {lag['viewed_within_24h_share']:>10.1%}  of all rentals",
-            f"  median lag               {lag['median_lag_hours']:>10.1f} h  of viewed rentals",
-            f"  90th percentile lag      {lag['p90_lag_hours']:>10.1f} h  of viewed rentals",
+            f"  not viewed by the end    {lag['never_viewed_share']:>10.1%}",
+            f"  viewed within 24 h       {lag['viewed_within_24h_share']:>10.1%}",
+            f"  half viewed after        {_hours(lag['median_lag_hours'])}",
+            f"  90 % viewed after        {_hours(lag['p90_lag_hours'])}",
+            "  (shares and times of all rentals, Kaplan-Meier: rentals not viewed by the end",
+            "  count until then)",
         ]
         return "\n".join(
             [
@@ -76,13 +78,13 @@ class DemoResult:
                 f"read back {self.read:,} ({same})",
                 "",
                 "Funnel (users)",
-                self.funnel.to_string(index=False, float_format=lambda v: f"{v:.1%}"),
+                _funnel_text(self.funnel),
                 "",
                 "Rental lag",
                 *lag_lines,
                 "",
                 "Scroll depth (share of pageviews read to each depth)",
-                self.scroll_depth.to_string(index=False, float_format=lambda v: f"{v:.1%}"),
+                _scroll_text(self.scroll_depth),
                 "",
                 f"Plots saved in {self.folder}:",
                 *(f"  {p.name}" for p in self.plots),
@@ -185,3 +187,44 @@ def _save_plots(events: pd.DataFrame, result: DemoResult, folder: Path) -> list[
         figure.savefig(folder / name, dpi=110)
         paths.append(folder / name)
     return paths
+
+
+def _hours(value: float) -> str:
+    """A lag in hours for the summary; Kaplan-Meier leaves it NaN when never reached."""
+    if pd.isna(value):
+        return f"{'not reached':>12}"
+    return f"{value:>10.1f} h"
+
+
+def _funnel_text(table: pd.DataFrame) -> str:
+    """The funnel with shares in percent and times to convert in whole minutes."""
+    shown = table[["step_number", "step", "entered", "conversion", "step_conversion"]].copy()
+    for name in ("conversion", "step_conversion"):
+        shown[name] = shown[name].map(lambda v: f"{v:.1%}")
+    for name, title in (
+        ("median_time_from_previous", "median_time"),
+        ("p90_time_from_previous", "p90_time"),
+    ):
+        shown[title] = table[name].map(_duration)
+    return shown.to_string(index=False)
+
+
+def _duration(value) -> str:
+    """A time to convert, to the minute (``3h 12m``, ``2d 4h``); empty for the first step."""
+    if pd.isna(value):
+        return ""
+    minutes = int(round(pd.Timedelta(value).total_seconds() / 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
+
+
+def _scroll_text(table: pd.DataFrame) -> str:
+    """The reach table with depths as percents of the page and shares in percent."""
+    shown = table.copy()
+    shown["threshold"] = shown["threshold"].map(lambda v: f"{v:g} %")
+    for name in ("share", "drop_off"):
+        shown[name] = shown[name].map(lambda v: f"{v:.1%}")
+    return shown.to_string(index=False)

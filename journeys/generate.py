@@ -21,7 +21,7 @@ People and catalog (:mod:`journeys.population`)
     sources and devices from mixes, a heavy-tailed pace, arrivals during the
     period and churn; movies with Zipf-like popularity, which drives both
     what people view and ``rental_popularity``, and a price tier each.
-Sessions (:mod:`journeys.sessions`)
+Sessions (:mod:`journeys.session_model`)
     Starts follow a daily rhythm in the user's local time and a weekend
     effect, at least ``min_session_gap_minutes`` apart so that they never
     overlap; inside a session a Markov chain over event types picks each next

@@ -18,7 +18,7 @@ import pandas as pd
 
 from journeys.population import Catalog, IdScheme, make_catalog, make_users, pick
 from journeys.seeds import as_generator
-from journeys.sessions import Rhythm, lay_out, session_starts, walk_chain
+from journeys.session_model import Rhythm, lay_out, session_starts, walk_chain
 from journeys.simulation_config import CHAIN_STATES, SimulationConfig
 
 __all__ = ["BLOCK_USERS", "EVENT_NAMES", "World"]
@@ -209,7 +209,7 @@ def _times(rng, config, session_user, drawn, session, mean_gap_s):
 
     The gap before each event of a session is exponential with its user's
     mean (``mean_gap_s``, one per event), plus 1 ns; sessions are then laid out
-    at least ``min_session_gap_minutes`` apart (:func:`journeys.sessions.lay_out`).
+    at least ``min_session_gap_minutes`` apart (:func:`journeys.session_model.lay_out`).
     """
     first_event = np.ones(len(session), dtype=bool)
     first_event[1:] = session[1:] != session[:-1]
