@@ -221,7 +221,10 @@ def _times(rng, config, session_user, drawn, session, mean_gap_s):
     elapsed -= elapsed[heads][session]
 
     tails = np.append(heads[1:], len(session)) - 1
-    min_gap = int(round(config.min_session_gap_minutes * 60 * _NS))
+    # One nanosecond more than the gap: a session then starts strictly more than the
+    # gap after the previous one ends, which is what jy.sessions (and PostHog, Amplitude)
+    # need to see a new session; exactly the gap would be counted as the same session.
+    min_gap = int(round(config.min_session_gap_minutes * 60 * _NS)) + 1
     begins = lay_out(session_user, drawn, elapsed[tails], min_gap)
     return begins, begins[session] + elapsed
 
