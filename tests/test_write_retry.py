@@ -74,3 +74,12 @@ def test_max_retries_bounds_the_retries_when_given():
 
     assert policy.next_pause(2, None, elapsed=1) is not None
     assert policy.next_pause(3, None, elapsed=1) is None
+
+
+def test_the_connection_says_its_retries_and_its_session_uses_them():
+    import journeys as jy
+
+    db = jy.InfluxDB("http://127.0.0.1:9", retries=5)
+
+    assert db.retries == 5
+    assert db.session.get_adapter(db.url).max_retries.total == 5
