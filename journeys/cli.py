@@ -223,7 +223,7 @@ def _counted(chunks, bar):
     type=click.FloatRange(min=0),
     default=60.0,
     show_default=True,
-    help="Seconds a failed batch is tried again for (at most --retries times), then spooled.",
+    help="Seconds a failed batch is tried again for, however often, then spooled.",
 )
 @click.option(
     "--concurrency",

@@ -152,10 +152,12 @@ class InfluxDB:
         self.database = settings.database
         self.org = settings.org
         self.timeout = timeout
+        #: How often a request of this connection is tried again (the writer's are not).
+        self.retries = retries
         self._settings = settings
         forced = check_api(settings.api)
         self._server = Server(forced) if forced else None
-        self.session = _session(settings, retries)
+        self.session = _session(settings, self.retries)
         # One attempt per call: the writer decides itself when to try a batch again.
         self._write_session = _session(settings, 0)
         self._v2: V2 | None = None

@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from mirakuru import HTTPExecutor
@@ -215,6 +216,39 @@ class LocalInfluxDB:
         )
         self._executor.start()
         logger.info("started influxd (pid %s) on %s", self.pid, self.url)
+
+    def restart(self, *, down_for: float = 0.0) -> None:
+        """Stop the server process and start it again, on the same port and data.
+
+        What a client sees when a server restarts: refused connections for a
+        while, then the same server with the same points.
+
+        Parameters
+        ----------
+        down_for : float
+            Seconds the server stays stopped before it starts again.
+
+        Raises
+        ------
+        LocalServerError
+            When the server is not running, or does not come back.
+        """
+        if not self.running:
+            raise LocalServerError("the server is not running: start() it before restart()")
+        if down_for < 0:
+            raise ValueError(f"down_for must be 0 or more seconds, not {down_for!r}")
+
+        self._executor.stop()
+        logger.info("stopped influxd on %s for %.1f s", self.url, down_for)
+        time.sleep(down_for)
+        try:
+            self._executor.start()
+        except (TimeoutExpired, ProcessExitedWithError, AlreadyRunning) as exc:
+            raise LocalServerError(
+                f"influxd did not start again on {self.url}: {exc}. "
+                f"Its last output:\n{self._read_log()}"
+            ) from exc
+        logger.info("started influxd again (pid %s) on %s", self.pid, self.url)
 
     def _create_database(self) -> None:
         import requests

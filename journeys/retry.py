@@ -10,9 +10,14 @@ is final and goes back to the caller.
 Between attempts the writer pauses: exponential backoff (``backoff``, twice
 that, four times, ... up to ``max_backoff``) with full jitter, that is a
 random share of that pause, so that writers that failed together do not come
-back together; or exactly the pause a ``Retry-After`` header asks for. Trying
-stops after ``max_retries`` retries, or when the next pause would end more
-than ``retry_for`` seconds after the first attempt: the body is then
+back together; or exactly the pause a ``Retry-After`` header asks for.
+
+The bound is time, not a count: by default a body is tried again until
+``retry_for`` seconds have passed since its first attempt (the last pause is
+cut short so that one more attempt falls at that moment), so a server that
+restarts for ten seconds is waited for, not given up on after a few quick
+tries. ``max_retries`` is an optional second bound. A ``Retry-After`` asking
+for a pause beyond ``retry_for`` ends the trying at once. The body is then
 undeliverable, and the writer spools it (:mod:`journeys.spool`).
 
 Posting a body twice is harmless: a point written again replaces itself.
@@ -52,19 +57,20 @@ class RetryPolicy:
     ----------
     retry_for : float
         Seconds from the first attempt after which no retry starts.
-    max_retries : int
-        The most retries of one body (0: a single attempt).
+    max_retries : int, optional
+        The most retries of one body (0: a single attempt); by default no
+        bound but ``retry_for``.
     backoff, max_backoff : float
         The first pause and the longest one, in seconds, before jitter.
     """
 
     retry_for: float = 60.0
-    max_retries: int = 10
+    max_retries: int | None = None
     backoff: float = 0.5
     max_backoff: float = 8.0
 
     def __post_init__(self):
-        if self.retry_for < 0 or self.max_retries < 0:
+        if self.retry_for < 0 or (self.max_retries is not None and self.max_retries < 0):
             raise ValueError(
                 f"retry_for and max_retries must be 0 or more, not {self.retry_for!r} and "
                 f"{self.max_retries!r}"
@@ -76,6 +82,23 @@ class RetryPolicy:
         if asked is not None:
             return asked
         return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (retry - 1)))
+
+    def next_pause(
+        self, retry: int, answer: requests.Response | None, elapsed: float
+    ) -> float | None:
+        """The pause before retry number ``retry``, or None when no retry is left.
+
+        ``elapsed`` is the time since the body's first attempt. A backoff that
+        would end after ``retry_for`` is cut to end at it; a ``Retry-After``
+        that would is not, since the server asked not to be tried before.
+        """
+        left = self.retry_for - elapsed
+        if left <= 0 or (self.max_retries is not None and retry > self.max_retries):
+            return None
+        if _retry_after(answer) is not None:
+            asked = self.pause(retry, answer)
+            return asked if asked <= left else None
+        return min(self.pause(retry, answer), left)
 
 
 class UndeliverableError(Exception):
@@ -131,9 +154,8 @@ def post_with_retries(
             failure = ServerError(
                 "the write was refused", status=answer.status_code, detail=_error_text(answer)
             )
-        pause = policy.pause(retries + 1, answer)
-        elapsed = time.monotonic() - started
-        if retries >= policy.max_retries or elapsed + pause > policy.retry_for:
+        pause = policy.next_pause(retries + 1, answer, time.monotonic() - started)
+        if pause is None:
             raise UndeliverableError(failure, retries)
         logger.info("write failed (%s); trying again in %.2f s", failure, pause)
         if give_up is not None:

@@ -167,11 +167,13 @@ def write_events(
         machine, where compressing costs more time than it saves.
     retry_for : float
         Seconds a batch is tried again for (after a lost connection, a
-        timeout, 429 or 5xx), with exponential backoff and jitter, honouring
-        ``Retry-After``; then it is spooled.
+        timeout, 429 or 5xx), with exponential backoff capped at 8 s and
+        jitter, honouring ``Retry-After``; then it is spooled. By default a
+        batch keeps being tried for the whole minute, so a server that
+        restarts meanwhile is waited for. Pass a small value to give up fast.
     max_retries : int, optional
-        The most retries of one batch; by default the connection's
-        ``retries``.
+        The most retries of one batch, a bound besides ``retry_for``; by
+        default none.
     series_warning : int
         Warn (:class:`~journeys.errors.CardinalityWarning`) when the write's
         tag sets exceed this many series. The published layout always warns.
@@ -211,7 +213,7 @@ def write_events(
     layout = get_layout(layout)
     policy = RetryPolicy(
         retry_for=retry_for,
-        max_retries=_connection_retries(client) if max_retries is None else max_retries,
+        max_retries=max_retries,
     )
     started = time.perf_counter()
 
@@ -319,7 +321,7 @@ def write_lines(
     _check_options(batch_size, batch_bytes, 1, concurrency, 0)
     policy = RetryPolicy(
         retry_for=retry_for,
-        max_retries=_connection_retries(client) if max_retries is None else max_retries,
+        max_retries=max_retries,
     )
     started = time.perf_counter()
     kept = [line for line in lines if line.strip() and not line.startswith("#")]
@@ -366,17 +368,6 @@ def _check_options(batch_size, batch_bytes, chunk_rows, concurrency, series_warn
         raise ValueError(f"concurrency must be from 1 to {MOST_CONCURRENCY}, not {concurrency!r}")
     if series_warning < 0:
         raise ValueError(f"series_warning must be 0 or more, not {series_warning!r}")
-
-
-def _connection_retries(client: InfluxDB) -> int:
-    """The ``retries`` the connection was made with (3 when it does not say)."""
-    retries = getattr(client, "retries", None)
-    if retries is None:
-        try:
-            retries = client.session.get_adapter(client.url).max_retries.total
-        except AttributeError:
-            retries = None
-    return 3 if retries is None else int(retries)
 
 
 def _read_stored(client: InfluxDB, layout: Layout) -> dict[str, set[str]]:

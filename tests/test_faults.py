@@ -29,15 +29,6 @@ def own_server(influx_server):
         yield server
 
 
-def _stop(server: jy.LocalInfluxDB) -> None:
-    # The process only: the folder with the data and the port stay, for _start.
-    server._executor.stop()
-
-
-def _start(server: jy.LocalInfluxDB) -> None:
-    server._executor.start()
-
-
 def _after_batches(db, count: int, action) -> None:
     """Run ``action`` in another thread once ``count`` bodies were posted."""
     post, posted = db.post_lines, []
@@ -59,16 +50,33 @@ def test_a_server_restarted_mid_write_gets_every_event_once(own_server):
     frame = _frame()
     db = jy.connect(own_server.url, database="faults", timeout=5)
 
-    def restart():
-        _stop(own_server)
-        time.sleep(1.5)
-        _start(own_server)
-
-    _after_batches(db, 5, restart)
-    report = db.write(frame, batch_size=100, concurrency=3, retry_for=60, max_retries=30)
+    _after_batches(db, 5, lambda: own_server.restart(down_for=1.5))
+    report = db.write(frame, batch_size=100, concurrency=3, retry_for=60)
 
     assert report.retried > 0
     assert report.written == len(frame) and report.spooled == 0
+    assert len(db.query()) == len(frame)
+    same_events(db.query(), jy.validate(frame))
+
+
+def test_default_options_wait_for_a_server_down_for_seconds(own_server, tmp_path, monkeypatch):
+    # More than a handful of tries, over more than the few seconds they took when
+    # the number of retries bounded them: only retry_for bounds them now.
+    monkeypatch.setenv("JOURNEYS_SPOOL_DIR", str(tmp_path))
+    frame = jy.generate(users=5000, days=3, seed=12)
+    db = jy.connect(own_server.url, database="faults")
+    restarted = []
+
+    def restart():
+        own_server.restart(down_for=6)
+        restarted.append(True)
+
+    _after_batches(db, 2, restart)
+    report = db.write(frame, retry_for=30)
+
+    assert restarted and report.retried > 0
+    assert report.written == len(frame) and report.spooled == 0 and report.spool is None
+    assert not list(tmp_path.iterdir())
     assert len(db.query()) == len(frame)
     same_events(db.query(), jy.validate(frame))
 
@@ -80,24 +88,26 @@ def test_a_server_down_past_the_retries_spools_the_rest_and_the_replay_completes
     frame = _frame()
     db = jy.connect(own_server.url, database="faults", timeout=5)
     stopped = threading.Event()
+    # Down far longer than the write's retry_for of 1 s: it gives up and spools first.
+    back = threading.Thread(target=lambda: own_server.restart(down_for=8), daemon=True)
 
     def stop():
-        _stop(own_server)
         stopped.set()
+        back.start()
 
     _after_batches(db, 5, stop)
     with pytest.raises(jy.WriteError, match="could not be delivered") as caught:
-        db.write(frame, batch_size=100, concurrency=3, retry_for=1, max_retries=5)
+        db.write(frame, batch_size=100, concurrency=3, retry_for=1)
 
     report = caught.value.report
-    assert stopped.is_set()
+    assert stopped.is_set() and not own_server.running  # still down: the write gave up
     assert report.written > 0 and report.spooled > 0
     assert report.written + report.spooled == len(frame)
     assert caught.value.rows == report.unwritten == sorted(report.unwritten)  # input order
     assert caught.value.spool == report.spool and report.spool.parent == tmp_path
     assert len(jy.validate(frame).iloc[report.unwritten]) == report.spooled
 
-    _start(own_server)
+    back.join()
     result = CliRunner().invoke(main, ["write", str(report.spool), "--url", own_server.url])
     assert result.exit_code == 0, result.output
     assert len(db.query()) == len(frame)

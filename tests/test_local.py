@@ -35,6 +35,23 @@ def test_starts_on_a_free_loopback_port_and_cleans_up(influx_server):
     assert not server.running
 
 
+def test_restart_keeps_the_port_and_the_points(influx_server):
+    frame = jy.generate(users=5, days=1, seed=3)
+    with jy.LocalInfluxDB(database="kept") as server:
+        url, root, pid = server.url, server.root, server.pid
+        db = jy.connect(server.url, database="kept")
+        db.write(frame)
+
+        server.restart(down_for=0.5)
+
+        assert server.running and server.pid != pid and not alive(pid)
+        assert server.url == url and server.root == root
+        assert len(db.query()) == len(frame)
+
+    with pytest.raises(jy.LocalServerError, match="not running"):
+        server.restart()
+
+
 def test_a_missing_binary_says_how_to_install_it():
     with pytest.raises(jy.LocalServerError, match="apt-get install influxdb"):
         jy.LocalInfluxDB(influxd="/nonexistent/influxd")
