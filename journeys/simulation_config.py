@@ -531,14 +531,28 @@ def _locations_check(locations):
             ) from None
 
 
+def _rows_named(name: str, table, what: str) -> None:
+    """Check that ``table`` has one entry per chain state; name the odd ones out."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(
+            f"{name} must be a table with one entry for each of {list(CHAIN_STATES)}, "
+            f"got {table!r}."
+        )
+    unknown = [key for key in table if key not in CHAIN_STATES]
+    missing = [state for state in CHAIN_STATES if state not in table]
+    if unknown:
+        raise ConfigError(
+            f"{name}: unknown {what} {unknown}: the {what} are the event types "
+            f"{list(CHAIN_STATES)}. Check the spelling."
+        )
+    if missing:
+        raise ConfigError(f"{name}: {what} {missing} missing; give each of {list(CHAIN_STATES)}.")
+
+
 def _chain(transitions, end_probability):
     """Check the Markov chain: complete rows over the states, each summing to 1."""
     states = set(CHAIN_STATES)
-    if not isinstance(transitions, Mapping) or set(transitions) != states:
-        got = sorted(transitions) if isinstance(transitions, Mapping) else transitions
-        raise ConfigError(
-            f"transitions must have one row for each of {list(CHAIN_STATES)}, got {got}."
-        )
+    _rows_named("transitions", transitions, "rows")
     for state in CHAIN_STATES:
         row = transitions[state]
         if not isinstance(row, Mapping) or not set(row) <= states:
@@ -556,9 +570,7 @@ def _chain(transitions, end_probability):
                 "the next event (given that the session goes on) must add up to 1; the chance "
                 "of ending goes in end_probability."
             )
-    if not isinstance(end_probability, Mapping) or set(end_probability) != states:
-        got = sorted(end_probability) if isinstance(end_probability, Mapping) else end_probability
-        raise ConfigError(f"end_probability must name each of {list(CHAIN_STATES)}, got {got}.")
+    _rows_named("end_probability", end_probability, "keys")
     for state, p in end_probability.items():
         _real(f"end_probability[{state!r}]", p, low=0.0, high=1.0)
 
