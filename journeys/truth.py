@@ -66,6 +66,18 @@ class GroundTruth:
     catalog: pd.DataFrame | None = None
     rentals_refused: int = 0
 
+    def __repr__(self) -> str:
+        # The frames and the full config would print thousands of lines in a notebook.
+        config = self.config
+        parts = [f"users={config.users}", f"start={config.start!r}", f"days={config.days}"]
+        for name in ("users", "sessions", "rentals", "catalog"):
+            frame = getattr(self, name)
+            if frame is not None:
+                parts.append(f"{name}: {len(frame):,} rows")
+        if self.rentals is not None:
+            parts.append(f"rentals_refused={self.rentals_refused}")
+        return f"<GroundTruth {', '.join(parts)}>"
+
     def transition_matrix(self) -> pd.DataFrame:
         """The chain: rows are the event made, columns the next event or ``end``."""
         states = CHAIN_STATES
