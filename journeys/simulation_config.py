@@ -420,11 +420,12 @@ def _check(config: SimulationConfig) -> None:
             f"users must be at most 1,000,000,000 (ids have room for that), got {config.users}."
         )
     try:
-        pd.Timestamp(config.start)
+        begin = pd.Timestamp(config.start)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
             f"start must be an ISO 8601 date or time, got {config.start!r}."
         ) from exc
+    _period_in_range(begin, config.days)
 
     for name in (
         "zipf_exponent",
@@ -529,6 +530,22 @@ def _locations_check(locations):
                 f"locations[{city!r}]: {value[1]!r} is not a time zone; use an IANA name "
                 "such as 'America/Chicago'."
             ) from None
+
+
+# Nanoseconds since 1970 in an int64 (pandas' and InfluxDB's times) reach from
+# 1677-09-21 to 2262-04-11; a day is kept free at each end for local times.
+_FIRST_START = pd.Timestamp("1677-09-22", tz="UTC")
+_LAST_END = pd.Timestamp("2262-04-11", tz="UTC")
+
+
+def _period_in_range(begin: pd.Timestamp, days: int) -> None:
+    begin = begin.tz_localize("UTC") if begin.tzinfo is None else begin.tz_convert("UTC")
+    if begin < _FIRST_START or (_LAST_END - begin) / pd.Timedelta(days=1) < days:
+        raise ConfigError(
+            f"start {begin.isoformat()} and days {days} make a period outside the times "
+            f"nanoseconds can hold: start on or after {_FIRST_START.date()} and end by "
+            f"{_LAST_END.date()}."
+        )
 
 
 def _rows_named(name: str, table, what: str) -> None:
