@@ -123,9 +123,10 @@ class GroundTruth:
         Returns
         -------
         pandas.DataFrame
-            ``step``, ``step_conversion`` (the chance of reaching the step from
-            the one before, 1 for the first) and ``conversion`` (their product),
-            the columns of :func:`journeys.funnel`.
+            ``step``, ``conversion`` (the product of the step conversions) and
+            ``step_conversion`` (the chance of reaching the step from the one
+            before, 1 for the first), the columns of :func:`journeys.funnel` in
+            its order.
         """
         steps = list(steps)
         if not steps or steps[0] != "pageview":
@@ -163,8 +164,9 @@ class GroundTruth:
             at = np.zeros(2 * n)
             if total > 0:
                 at[targets] = reached / total
+        # In the order of journeys.funnel's columns, so the two sit side by side.
         return pd.DataFrame(
-            {"step": steps, "step_conversion": chances, "conversion": np.cumprod(chances)}
+            {"step": steps, "conversion": np.cumprod(chances), "step_conversion": chances}
         )
 
     def session_events(self) -> pd.Series:

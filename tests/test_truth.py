@@ -275,3 +275,14 @@ def test_the_truth_prints_as_one_short_line():
         f"catalog: 2,000 rows, rentals_refused={truth.rentals_refused}>"
     )
     assert repr(known) == "<GroundTruth users=10, start='2024-05-01', days=1>"
+
+
+def test_the_session_funnel_has_the_columns_of_the_measured_one_in_their_order():
+    events, truth = jy.simulate(jy.SimulationConfig(users=40, days=2), seed=3)
+    steps = ["pageview", "interaction", "transaction"]
+
+    measured = jy.funnel(events, steps=steps)
+    implied = truth.session_funnel(steps)
+
+    assert implied.columns.tolist() == ["step", "conversion", "step_conversion"]
+    assert [c for c in measured.columns if c in implied.columns] == implied.columns.tolist()
