@@ -199,10 +199,12 @@ def main(argv=None) -> int:
         f"{'CPU s':>7} {'events/CPU s':>13} {'peak MiB':>9}"
     )
     for r in rows:
+        # The import row makes no events: a rate would be nan.
+        rate = f"{r['events_per_second']:>10,.0f}" if r["events"] else f"{'-':>10}"
+        cpu_rate = f"{r['events_per_cpu_second']:>13,.0f}" if r["events"] else f"{'-':>13}"
         print(
             f"{r['mode']:<10} {r['users']:>9,} {r['events']:>11,} {r['seconds']:>8.2f} "
-            f"{r['events_per_second']:>10,.0f} {r['cpu_seconds']:>7.2f} "
-            f"{r['events_per_cpu_second']:>13,.0f} {r['peak_mib']:>9,.0f}"
+            f"{rate} {r['cpu_seconds']:>7.2f} {cpu_rate} {r['peak_mib']:>9,.0f}"
         )
     print("(wall-clock figures depend on the load of the machine; CPU seconds less so)")
     fastest = max(r["events_per_cpu_second"] for r in rows if r["mode"] in ("chunks", "one-shot"))

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import urllib.parse
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -614,6 +615,15 @@ def error_text(answer: requests.Response) -> str:
     'no'
     """
     text = answer.text.strip()
+    if _is_html(answer, text):
+        # A web page (a proxy, a login portal, another service) would fill the
+        # terminal; its title is enough to tell what answered.
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        named = f" ({' '.join(title.group(1).split())})" if title else ""
+        return (
+            f"a web page{named} instead of an InfluxDB answer: check that the address is "
+            "InfluxDB's, not a proxy's or another service's"
+        )
     try:
         body = json.loads(text)
     except ValueError:
@@ -632,6 +642,11 @@ def error_text(answer: requests.Response) -> str:
         ]
         message = f"{message}: " + "; ".join(refused)
     return message.strip()
+
+
+def _is_html(answer: requests.Response, text: str) -> bool:
+    kind = answer.headers.get("Content-Type", "")
+    return "html" in kind.lower() or text[:15].lower().startswith(("<!doctype html", "<html"))
 
 
 #: The name the writer imports; the same function as :func:`error_text`.

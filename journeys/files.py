@@ -16,7 +16,9 @@ break inside a value is always quoted).
 
 from __future__ import annotations
 
+import csv
 import json
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -69,7 +71,7 @@ def read_events(path: str | Path, *, validated: bool = True, epoch_unit: str = "
     """
     kind = file_format(path)
     if kind == "csv":
-        frame = pd.read_csv(path, dtype=_TEXT_COLUMNS, keep_default_na=False, na_values=[""])
+        frame = _read_csv(Path(path))
     elif kind == "parquet":
         frame = pd.read_parquet(path)
     else:
@@ -202,9 +204,74 @@ def _write_json_lines(table: pd.DataFrame, path: Path, *, append: bool = False) 
             out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV file as text columns; a file pandas would misread is refused by line."""
+    header = _csv_header(path)
+    if header is None:
+        return pd.DataFrame({name: pd.Series([], dtype=object) for name in _TEXT_COLUMNS})
+    doubled = sorted({name for name in header if name and header.count(name) > 1})
+    if doubled:
+        raise SchemaError(f"{path}: the header names the column(s) {doubled} more than once")
+    if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
+        raise SchemaError(
+            f"{path}: the header {header[0]!r} is one column; journeys reads CSV separated "
+            "by commas: save the file with commas (in pandas: to_csv, the default sep)"
+        )
+
+    # index_col=False: pandas would otherwise take a first column for the
+    # index when the lines hold one field more than the header, shifting the rest.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(
+                path,
+                dtype=_TEXT_COLUMNS,
+                keep_default_na=False,
+                na_values=[""],
+                index_col=False,
+                encoding="utf-8-sig",
+            )
+        except pd.errors.ParserWarning:
+            raise SchemaError(
+                f"{path}: line 2 holds more fields than the header's {len(header)} "
+                f"({', '.join(header)}): name every column in the header, or remove the extra "
+                "fields"
+            ) from None
+        except pd.errors.ParserError as exc:
+            raise SchemaError(f"{path} is not valid CSV: {exc}".replace("C error: ", "")) from None
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, exc) from None
+
+
+def _csv_header(path: Path) -> list[str] | None:
+    """The column names of the first line, or None for a file without any."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as source:
+            return next(csv.reader(source), None)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> SchemaError:
+    return SchemaError(f"{path} is not UTF-8 text ({exc.reason}): save it as UTF-8")
+
+
 def _read_json_lines(path: Path) -> pd.DataFrame:
+    records = []
     with path.open(encoding="utf-8", newline="\n") as source:
-        records = [json.loads(line) for line in source if line.strip()]
+        for number, line in enumerate(source, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SchemaError(f"{path}, line {number}: not JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise SchemaError(
+                    f"{path}, line {number}: expected one event as a JSON object "
+                    f'{{"time": ..., "event_type": ...}}, got {type(record).__name__}'
+                )
+            records.append(record)
     return _records_frame(records)
 
 

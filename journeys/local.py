@@ -4,7 +4,10 @@
 configuration in a temporary folder, every listener bound to a free port on
 127.0.0.1, waits until it answers ``/ping``, and on leaving stops it and
 removes the folder. It never touches a system service or port 8086, so it can
-run beside any other InfluxDB on the machine.
+run beside any other InfluxDB on the machine. On Linux, ``influxd`` is also
+told by the kernel to stop when the Python process that started it dies without
+cleaning up (a kernel restarted in Jupyter, a ``kill -9``), so no server is
+left running behind a dead notebook.
 
 Examples
 --------
@@ -16,11 +19,16 @@ Examples
 from __future__ import annotations
 
 import atexit
+import ctypes
 import logging
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -95,6 +103,41 @@ def find_influxd(influxd: str | None = None) -> str:
     if path is None:
         raise LocalServerError(f"no influxd found ({influxd or 'influxd'}): {_INSTALL_HINT}")
     return path
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _child_setup(parent: int):
+    """What the forked child runs before ``influxd``: its own session, and on
+    Linux a SIGTERM from the kernel when the thread that started it ends.
+
+    The parent-death signal is only asked for from the main thread, whose end
+    is the end of Python; a worker thread that starts a server and finishes
+    would otherwise stop it.
+    """
+    prctl = None
+    if sys.platform == "linux" and threading.current_thread() is threading.main_thread():
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+
+    def setup() -> None:
+        os.setsid()
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            if os.getppid() != parent:  # the parent died before the signal was set
+                os._exit(1)
+
+    return setup
+
+
+class _Executor(HTTPExecutor):
+    """mirakuru's executor, with the child set up by :func:`_child_setup`."""
+
+    @property
+    def _popen_kwargs(self) -> dict:
+        kwargs = super()._popen_kwargs
+        kwargs["preexec_fn"] = _child_setup(os.getpid())
+        return kwargs
 
 
 def _free_port() -> int:
@@ -192,6 +235,9 @@ class LocalInfluxDB:
             self._create_database()
 
     def _start_once(self) -> None:
+        # Limitation: a Python process killed outright leaves this folder in the
+        # temporary directory (its influxd stops); removing stale folders whose
+        # server is gone on the next start would fix it.
         self.root = Path(tempfile.mkdtemp(prefix="journeys-influxd-"))
         http_port, rpc_port = _free_port(), _free_port()
         config = self.root / "influxdb.conf"
@@ -206,7 +252,7 @@ class LocalInfluxDB:
         )
         self.url = f"http://127.0.0.1:{http_port}"
         self._log = open(self.root / "influxd.log", "wb")  # noqa: SIM115 (closed in stop)
-        self._executor = HTTPExecutor(
+        self._executor = _Executor(
             [self.influxd, "-config", str(config)],
             url=f"{self.url}/ping",
             status="204",

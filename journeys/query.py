@@ -306,6 +306,12 @@ def time_range(start, stop) -> tuple[int, int]:
     """The range as nanoseconds, ``low`` included and ``high`` excluded."""
     low = MIN_TIME if start is None else to_timestamp(start).value
     high = MAX_TIME + 1 if stop is None else to_timestamp(stop).value
+    if high < low:
+        # A swapped pair would read nothing and look like an empty database.
+        raise ValueError(
+            f"stop {stop!r} is before start {start!r}: "
+            "give the earlier time as start (included) and the later as stop (excluded)"
+        )
     return low, high
 
 

@@ -420,11 +420,12 @@ def _check(config: SimulationConfig) -> None:
             f"users must be at most 1,000,000,000 (ids have room for that), got {config.users}."
         )
     try:
-        pd.Timestamp(config.start)
+        begin = pd.Timestamp(config.start)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
             f"start must be an ISO 8601 date or time, got {config.start!r}."
         ) from exc
+    _period_in_range(begin, config.days)
 
     for name in (
         "zipf_exponent",
@@ -531,14 +532,44 @@ def _locations_check(locations):
             ) from None
 
 
+# Nanoseconds since 1970 in an int64 (pandas' and InfluxDB's times) reach from
+# 1677-09-21 to 2262-04-11; a day is kept free at each end for local times.
+_FIRST_START = pd.Timestamp("1677-09-22", tz="UTC")
+_LAST_END = pd.Timestamp("2262-04-11", tz="UTC")
+
+
+def _period_in_range(begin: pd.Timestamp, days: int) -> None:
+    begin = begin.tz_localize("UTC") if begin.tzinfo is None else begin.tz_convert("UTC")
+    if begin < _FIRST_START or (_LAST_END - begin) / pd.Timedelta(days=1) < days:
+        raise ConfigError(
+            f"start {begin.isoformat()} and days {days} make a period outside the times "
+            f"nanoseconds can hold: start on or after {_FIRST_START.date()} and end by "
+            f"{_LAST_END.date()}."
+        )
+
+
+def _rows_named(name: str, table, what: str) -> None:
+    """Check that ``table`` has one entry per chain state; name the odd ones out."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(
+            f"{name} must be a table with one entry for each of {list(CHAIN_STATES)}, "
+            f"got {table!r}."
+        )
+    unknown = [key for key in table if key not in CHAIN_STATES]
+    missing = [state for state in CHAIN_STATES if state not in table]
+    if unknown:
+        raise ConfigError(
+            f"{name}: unknown {what} {unknown}: the {what} are the event types "
+            f"{list(CHAIN_STATES)}. Check the spelling."
+        )
+    if missing:
+        raise ConfigError(f"{name}: {what} {missing} missing; give each of {list(CHAIN_STATES)}.")
+
+
 def _chain(transitions, end_probability):
     """Check the Markov chain: complete rows over the states, each summing to 1."""
     states = set(CHAIN_STATES)
-    if not isinstance(transitions, Mapping) or set(transitions) != states:
-        got = sorted(transitions) if isinstance(transitions, Mapping) else transitions
-        raise ConfigError(
-            f"transitions must have one row for each of {list(CHAIN_STATES)}, got {got}."
-        )
+    _rows_named("transitions", transitions, "rows")
     for state in CHAIN_STATES:
         row = transitions[state]
         if not isinstance(row, Mapping) or not set(row) <= states:
@@ -556,9 +587,7 @@ def _chain(transitions, end_probability):
                 "the next event (given that the session goes on) must add up to 1; the chance "
                 "of ending goes in end_probability."
             )
-    if not isinstance(end_probability, Mapping) or set(end_probability) != states:
-        got = sorted(end_probability) if isinstance(end_probability, Mapping) else end_probability
-        raise ConfigError(f"end_probability must name each of {list(CHAIN_STATES)}, got {got}.")
+    _rows_named("end_probability", end_probability, "keys")
     for state, p in end_probability.items():
         _real(f"end_probability[{state!r}]", p, low=0.0, high=1.0)
 

@@ -66,6 +66,18 @@ class GroundTruth:
     catalog: pd.DataFrame | None = None
     rentals_refused: int = 0
 
+    def __repr__(self) -> str:
+        # The frames and the full config would print thousands of lines in a notebook.
+        config = self.config
+        parts = [f"users={config.users}", f"start={config.start!r}", f"days={config.days}"]
+        for name in ("users", "sessions", "rentals", "catalog"):
+            frame = getattr(self, name)
+            if frame is not None:
+                parts.append(f"{name}: {len(frame):,} rows")
+        if self.rentals is not None:
+            parts.append(f"rentals_refused={self.rentals_refused}")
+        return f"<GroundTruth {', '.join(parts)}>"
+
     def transition_matrix(self) -> pd.DataFrame:
         """The chain: rows are the event made, columns the next event or ``end``."""
         states = CHAIN_STATES
@@ -111,9 +123,10 @@ class GroundTruth:
         Returns
         -------
         pandas.DataFrame
-            ``step``, ``step_conversion`` (the chance of reaching the step from
-            the one before, 1 for the first) and ``conversion`` (their product),
-            the columns of :func:`journeys.funnel`.
+            ``step``, ``conversion`` (the product of the step conversions) and
+            ``step_conversion`` (the chance of reaching the step from the one
+            before, 1 for the first), the columns of :func:`journeys.funnel` in
+            its order.
         """
         steps = list(steps)
         if not steps or steps[0] != "pageview":
@@ -151,8 +164,9 @@ class GroundTruth:
             at = np.zeros(2 * n)
             if total > 0:
                 at[targets] = reached / total
+        # In the order of journeys.funnel's columns, so the two sit side by side.
         return pd.DataFrame(
-            {"step": steps, "step_conversion": chances, "conversion": np.cumprod(chances)}
+            {"step": steps, "conversion": np.cumprod(chances), "step_conversion": chances}
         )
 
     def session_events(self) -> pd.Series:

@@ -509,7 +509,7 @@ def _coerce_numbers(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Da
         outside |= (result < low).to_numpy(dtype=bool, na_value=False)
     if high is not None:
         outside |= (result > high).to_numpy(dtype=bool, na_value=False)
-    reasons = np.where(outside, f"is outside the range {_range_text(column)}", reasons)
+    reasons = np.where(outside, _range_text(column), reasons)
     result = result.mask(outside)
 
     unfit = pd.Series(reasons != "", index=values.index)
@@ -628,6 +628,10 @@ def _parse_number(value, kind: str) -> tuple[object, str]:
 
 
 def _range_text(column: Column) -> str:
-    low = "-inf" if column.minimum is None else f"{column.minimum:g}"
-    high = "inf" if column.maximum is None else f"{column.maximum:g}"
-    return f"{low} to {high}"
+    """Why a value out of the column's bounds is refused, in words ("0 to inf" is not)."""
+    low, high = column.minimum, column.maximum
+    if high is None:
+        return "is negative" if low == 0 else f"is below {low:g}"
+    if low is None:
+        return f"is above {high:g}"
+    return f"is outside the range {low:g} to {high:g}"

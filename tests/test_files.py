@@ -77,3 +77,49 @@ def test_an_empty_string_survives_parquet_and_json_lines_but_not_csv(tmp_path):
     for suffix, expected in ((".parquet", [""]), (".jsonl", [""]), (".csv", [None])):
         back = jy.read_events(jy.save_events(events, tmp_path / f"e{suffix}"))
         assert [None if v is pd.NA else v for v in back["page_url"]] == expected, suffix
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("semi.csv", b"time;event_type\n2024-06-01T00:00:00Z;pageview\n", "separated by commas"),
+        (
+            "more.csv",
+            b"time,event_type\n2024-06-01T00:00:00Z,pageview,u9\n",
+            r"line 2 holds more fields than the header's 2 \(time, event_type\)",
+        ),
+        (
+            "later.csv",
+            b"time,event_type\n2024-06-01T00:00:00Z,pageview\n2024-06-01T00:00:01Z,view,u9\n",
+            "not valid CSV: Error tokenizing data. Expected 2 fields in line 3, saw 3",
+        ),
+        (
+            "twice.csv",
+            b"time,event_type,user_id,user_id\n2024-06-01T00:00:00Z,pageview,u1,u2\n",
+            r"names the column\(s\) \['user_id'\] more than once",
+        ),
+        ("open.csv", b'time,event_type\n2024-06-01T00:00:00Z,"pageview\n', "EOF inside string"),
+        ("latin.csv", "time,event_type\n2024,München\n".encode("latin-1"), "is not UTF-8 text"),
+        ("utf16.csv", "time,event_type\n".encode("utf-16"), "is not UTF-8 text"),
+        ("bad.jsonl", b'{"time": "2024-06-01"}\n{"time": 20\n', "line 2: not JSON"),
+        ("list.jsonl", b'{"time": "2024-06-01"}\n[1]\n', "line 2: expected one"),
+    ],
+)
+def test_a_file_pandas_would_misread_is_refused_by_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+
+    with pytest.raises(jy.SchemaError, match=message):
+        jy.read_events(path)
+
+
+def test_an_empty_csv_file_and_a_bom_read_as_expected(tmp_path):
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "bom.csv").write_bytes(
+        b"\xef\xbb\xbftime,event_type,user_id\r\n2024-06-01T00:00:00Z,pageview,u1\r\n"
+    )
+
+    assert len(jy.read_events(tmp_path / "empty.csv")) == 0
+    bom = jy.read_events(tmp_path / "bom.csv")
+    assert bom["user_id"].tolist() == ["u1"]
+    assert bom.index.tolist() == [pd.Timestamp("2024-06-01", tz="UTC")]

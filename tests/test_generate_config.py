@@ -128,12 +128,19 @@ def test_keywords_of_generate_override_the_config():
             {"transitions.pageview": {"pageview": 0.5, "checkout": 0.5}},
             r"transitions row 'pageview': the next event must be one of .*'checkout'",
         ),
-        ({"end_probability.view": 0.5}, "end_probability must name each of"),
+        ({"end_probability.view": 0.5}, r"end_probability: unknown keys \['view'\]"),
+        (
+            {"transitions.pagevew": {"pageview": 0.5, "scroll": 0.5}},
+            r"transitions: unknown rows \['pagevew'\]: the rows are the event types .*spelling",
+        ),
         ({"end_probability.scroll": 1.5}, r"end_probability\['scroll'\] must be at most 1"),
         ({"users": -1}, "users must be an int of at least 0, got -1"),
         ({"days": 0}, "days must be an int of at least 1, got 0"),
         ({"users": 2.5}, "users must be an int"),
         ({"start": "yesterday-ish"}, "start must be an ISO 8601 date"),
+        ({"start": "2262-04-05", "days": 10}, "outside the times nanoseconds can hold"),
+        ({"days": 10**12}, r"start 2024-05-01T00:00:00\+00:00 and days 1000000000000 make"),
+        ({"start": "1677-09-21"}, "start on or after 1677-09-22 and end by 2262-04-11"),
         ({"initial_user_share": 1.2}, "initial_user_share must be at most 1"),
         ({"sessions_per_day_median": 0}, "sessions_per_day_median must be above 0"),
         ({"hourly_profile": (1.0,) * 23}, "hourly_profile must hold 24 numbers"),
@@ -158,6 +165,14 @@ def test_bad_settings_are_refused_by_name(changes, message):
 
     with pytest.raises(jy.ConfigError, match=message):
         jy.SimulationConfig.from_dict(values)
+
+
+def test_a_chain_without_a_row_names_the_missing_row():
+    rows = dict(jy.SimulationConfig().transitions)
+    del rows["button_click"]
+
+    with pytest.raises(jy.ConfigError, match=r"transitions: rows \['button_click'\] missing"):
+        jy.SimulationConfig(transitions=rows)
 
 
 def test_a_chain_that_never_ends_is_refused():

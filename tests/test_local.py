@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -153,3 +154,38 @@ def test_server_command_ends_with_an_error_when_influxd_dies(influx_server, tmp_
     assert command.returncode == 1
     assert "influxd ended by itself" in errors
     assert list(tmp_path.glob("journeys-influxd-*")) == []
+
+
+def stopped(pid: int) -> bool:
+    """Whether a process has ended: gone, or a zombie nobody has reaped yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in {"Z", "X"}
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_influxd_stops_when_the_python_that_started_it_is_killed(influx_server, tmp_path):
+    script = (
+        "import os, signal, journeys as jy\n"
+        "server = jy.LocalInfluxDB(database='')\n"
+        "server.start()\n"
+        "print(server.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+
+    finished = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    pid = int(finished.stdout.split()[0])
+
+    for _ in range(100):
+        if stopped(pid):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"influxd {pid} kept running after the Python that started it was killed")
+    assert finished.returncode == -signal.SIGKILL

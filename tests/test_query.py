@@ -206,6 +206,16 @@ def test_reading_options_are_checked(db):
         db.query(chunk_size=0)
 
 
+def test_a_stop_before_the_start_is_refused_not_read_as_nothing(db):
+    db.write(events(user_id=["u1"]))
+
+    with pytest.raises(ValueError, match=r"stop '2024-05-01' is before start '2024-05-03'"):
+        db.query("2024-05-03", "2024-05-01")
+    with pytest.raises(ValueError, match="is before start"):
+        jy.count_events(db, "2024-05-03", "2024-05-01")
+    assert len(db.query("2024-05-02", "2024-05-02")) == 0
+
+
 def test_a_statement_the_server_refuses_raises_its_message(db):
     from journeys.query import read_frame
 

@@ -169,6 +169,23 @@ def test_error_text_reads_each_generations_body(body, message):
     assert error_text(_answer(400, body)) == message
 
 
+def test_a_web_page_instead_of_influxdb_is_named_in_one_line():
+    """A proxy's or another service's HTML page is not pasted into the error."""
+    page = b"<!DOCTYPE html>\n<html><head><title>Sign in\n - Portal</title></head>\n</html>"
+    with Recorder(ping=None) as server:
+        server.answer("GET", "/ping", 404, page, headers={"Content-Type": "text/html"})
+        with pytest.raises(jy.ServerError) as caught:
+            jy.connect(server.url).ping()
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "a web page (Sign in - Portal) instead of an InfluxDB answer" in message
+    assert error_text(_answer(502, b"<html><body>Bad gateway</body></html>")) == (
+        "a web page instead of an InfluxDB answer: check that the address is InfluxDB's, "
+        "not a proxy's or another service's"
+    )
+
+
 # Behaviour against the real throwaway InfluxDB 1.x.
 
 

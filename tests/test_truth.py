@@ -266,3 +266,26 @@ def test_the_summary_names_its_quantities():
 
     assert "pageviews read to 50%" in set(summary["quantity"])
     assert summary["value"].between(0, 100).all()
+
+
+def test_the_truth_prints_as_one_short_line():
+    _, truth = jy.simulate(jy.SimulationConfig(users=40, days=2), seed=3)
+    known = jy.GroundTruth(jy.SimulationConfig(users=10, days=1))
+
+    assert repr(truth) == (
+        f"<GroundTruth users=40, start='2024-05-01', days=2, users: 40 rows, "
+        f"sessions: {len(truth.sessions):,} rows, rentals: {len(truth.rentals):,} rows, "
+        f"catalog: 2,000 rows, rentals_refused={truth.rentals_refused}>"
+    )
+    assert repr(known) == "<GroundTruth users=10, start='2024-05-01', days=1>"
+
+
+def test_the_session_funnel_has_the_columns_of_the_measured_one_in_their_order():
+    events, truth = jy.simulate(jy.SimulationConfig(users=40, days=2), seed=3)
+    steps = ["pageview", "interaction", "transaction"]
+
+    measured = jy.funnel(events, steps=steps)
+    implied = truth.session_funnel(steps)
+
+    assert implied.columns.tolist() == ["step", "conversion", "step_conversion"]
+    assert [c for c in measured.columns if c in implied.columns] == implied.columns.tolist()
