@@ -70,7 +70,7 @@ def _clean_errors(command):
         except JourneysError as exc:
             raise click.ClickException(str(exc)) from exc
         except (ValueError, OSError) as exc:
-            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+            raise click.ClickException(str(exc)) from exc
 
     return wrapper
 
@@ -299,6 +299,9 @@ def write(
         database = database or header.get("database")
 
     with InfluxDB(url, database=database, token=token, timeout=timeout, retries=retries) as db:
+        # A server that cannot be reached at all is said at once, before a large file
+        # is read, validated and copied into the spool folder.
+        db.ping()
         try:
             if file.suffix == ".lp":
                 report = db.write_lines(split_lines(text), layout=header.get("layout"), **delivery)
@@ -316,6 +319,11 @@ def write(
             if exc.report is not None:
                 click.echo(str(exc.report))
             raise
+        except KeyboardInterrupt:
+            raise click.ClickException(
+                "interrupted: the events sent so far are stored; run the same command again to "
+                "write the rest (events already stored are recognised and stored once)"
+            ) from None
     click.echo(f"database        {db.database}")
     click.echo(str(report))
     if file.suffix == ".lp":

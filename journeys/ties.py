@@ -14,6 +14,12 @@ It also refuses to mix the two layouts in one database, which would make
 every event written again a second point in the other layout's series.
 """
 
+# Limitation: two writes of the same events into one database at the same time can
+# store a few twice: one may read a point the other has stored only in part (some of
+# its fields) and, not recognising it, give its own copy a new number. A lock per
+# database and time range (InfluxDB has none) or a content hash as the sequence tag
+# would remove this; one write after the other stores each event once.
+
 from __future__ import annotations
 
 import itertools

@@ -337,7 +337,7 @@ def test_a_server_that_is_down_keeps_the_events_in_a_spool_and_replays_them(tmp_
     down = jy.connect(url, retries=1)
 
     with pytest.raises(jy.WriteError, match="could not be delivered") as caught:
-        down.write(frame, batch_size=100)
+        down.write(frame, batch_size=100, retry_for=0.5)
 
     spool = caught.value.spool
     assert spool is not None and spool.parent == tmp_path
@@ -493,7 +493,7 @@ def test_a_spool_with_line_breaks_in_strings_replays_into_its_database(tmp_path,
     with jy.LocalInfluxDB() as gone:
         url = gone.url
     with pytest.raises(jy.WriteError) as caught:
-        jy.connect(url, database="shop", retries=0).write(frame)
+        jy.connect(url, database="shop").write(frame, retry_for=0.5)
 
     with jy.LocalInfluxDB(database="") as server:
         result = CliRunner().invoke(main, ["write", str(caught.value.spool), "--url", server.url])
@@ -573,7 +573,7 @@ def test_a_spool_replayed_later_overwrites_no_event_stored_meanwhile(tmp_path, m
     with jy.LocalInfluxDB() as gone:
         url = gone.url
     with pytest.raises(jy.WriteError) as caught:
-        jy.connect(url, database="web shop", retries=0).write(events(user_id=["bob"]))
+        jy.connect(url, database="web shop").write(events(user_id=["bob"]), retry_for=0.5)
 
     spool = caught.value.spool
     assert 'database="web shop"' in spool.read_text().splitlines()[0]
@@ -594,7 +594,7 @@ def test_when_the_spool_folder_cannot_be_made_another_is_used(tmp_path, monkeypa
         url = gone.url
 
     with pytest.raises(jy.WriteError) as caught:
-        jy.connect(url, retries=0).write(events(user_id=["u"]))
+        jy.connect(url).write(events(user_id=["u"]), retry_for=0.5)
 
     assert caught.value.spool is not None
     assert caught.value.spool.parent.name == "journeys-spool"

@@ -1,4 +1,4 @@
-"""`journeys write`: the report it prints, streamed files, and a spool when the server is gone."""
+"""`journeys write`: the report it prints, streamed files, and a server that is gone."""
 
 from __future__ import annotations
 
@@ -52,18 +52,16 @@ def test_rejected_rows_are_counted_by_reason_with_the_first_rows(db, tmp_path):
     assert "  row 3, column time: 'later'" in result.output
 
 
-def test_a_server_that_is_gone_gets_a_spool_the_report_names(tmp_path, monkeypatch):
+def test_a_server_gone_before_the_write_is_said_at_once_without_a_spool(tmp_path, monkeypatch):
+    """The file is still on disk: nothing is read, validated or copied into the spool."""
     monkeypatch.setenv("JOURNEYS_SPOOL_DIR", str(tmp_path / "spool"))
     path = jy.save_events(jy.generate(users=5, days=1, seed=2), tmp_path / "events.jsonl")
     with jy.LocalInfluxDB() as gone:
         url = gone.url
 
-    result = CliRunner().invoke(
-        main, ["write", str(path), "--url", url, "--retries", "1", "--retry-for", "0.5"]
-    )
+    result = CliRunner().invoke(main, ["write", str(path), "--url", url, "--retries", "1"])
 
     assert result.exit_code == 1
-    spooled = list((tmp_path / "spool").iterdir())
-    assert len(spooled) == 1
-    assert f"spool file      {spooled[0]}" in result.output
-    assert f"journeys write {spooled[0]}" in result.output
+    assert f"could not reach InfluxDB at {url}" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "spool").exists()
