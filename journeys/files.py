@@ -71,11 +71,11 @@ def read_events(path: str | Path, *, validated: bool = True, epoch_unit: str = "
     """
     kind = file_format(path)
     if kind == "csv":
-        frame = _read_csv(Path(path))
+        frame = next(_read_csv(Path(path)))
     elif kind == "parquet":
         frame = pd.read_parquet(path)
     else:
-        frame = _read_json_lines(Path(path))
+        frame = next(_read_json_lines(Path(path)))
     return validate(frame, epoch_unit=epoch_unit) if validated else frame
 
 
@@ -99,13 +99,7 @@ def iter_events(path: str | Path, *, chunk_rows: int = CHUNK_ROWS) -> Iterator[p
         raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows!r}")
     kind = file_format(path)
     if kind == "csv":
-        yield from pd.read_csv(
-            path,
-            dtype=_TEXT_COLUMNS,
-            keep_default_na=False,
-            na_values=[""],
-            chunksize=chunk_rows,
-        )
+        yield from _read_csv(Path(path), chunk_rows)
     elif kind == "parquet":
         import pyarrow.parquet as pq
 
@@ -113,16 +107,7 @@ def iter_events(path: str | Path, *, chunk_rows: int = CHUNK_ROWS) -> Iterator[p
             for batch in source.iter_batches(batch_size=chunk_rows):
                 yield batch.to_pandas()
     else:
-        with Path(path).open(encoding="utf-8", newline="\n") as source:
-            records = []
-            for line in source:
-                if line.strip():
-                    records.append(json.loads(line))
-                if len(records) >= chunk_rows:
-                    yield _records_frame(records)
-                    records = []
-            if records:
-                yield _records_frame(records)
+        yield from _read_json_lines(Path(path), chunk_rows)
 
 
 def save_events(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -204,11 +189,16 @@ def _write_json_lines(table: pd.DataFrame, path: Path, *, append: bool = False) 
             out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """A CSV file as text columns; a file pandas would misread is refused by line."""
+def _read_csv(path: Path, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """A CSV file as text columns, whole or in chunks; a file pandas would misread is refused.
+
+    Yields one frame when ``chunk_rows`` is None (an empty one for an empty
+    file), else frames of ``chunk_rows`` rows.
+    """
     header = _csv_header(path)
     if header is None:
-        return pd.DataFrame({name: pd.Series([], dtype=object) for name in _TEXT_COLUMNS})
+        yield pd.DataFrame({name: pd.Series([], dtype=object) for name in _TEXT_COLUMNS})
+        return
     doubled = sorted({name for name in header if name and header.count(name) > 1})
     if doubled:
         raise SchemaError(f"{path}: the header names the column(s) {doubled} more than once")
@@ -220,17 +210,28 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
     # index_col=False: pandas would otherwise take a first column for the
     # index when the lines hold one field more than the header, shifting the rest.
+    options = {
+        "dtype": _TEXT_COLUMNS,
+        "keep_default_na": False,
+        "na_values": [""],
+        "index_col": False,
+        "encoding": "utf-8-sig",
+    }
+    if chunk_rows is None:
+        yield _parsed(path, header, lambda: pd.read_csv(path, **options))
+        return
+    reader = _parsed(path, header, lambda: pd.read_csv(path, chunksize=chunk_rows, **options))
+    with reader:
+        while (chunk := _parsed(path, header, lambda: next(reader, None))) is not None:
+            yield chunk
+
+
+def _parsed(path: Path, header: list[str], read):
+    """What ``read()`` gives, with pandas' misreadings of ``path`` refused in one line."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
-            return pd.read_csv(
-                path,
-                dtype=_TEXT_COLUMNS,
-                keep_default_na=False,
-                na_values=[""],
-                index_col=False,
-                encoding="utf-8-sig",
-            )
+            return read()
         except pd.errors.ParserWarning:
             raise SchemaError(
                 f"{path}: line 2 holds more fields than the header's {len(header)} "
@@ -256,7 +257,8 @@ def _not_utf8(path: Path, exc: UnicodeDecodeError) -> SchemaError:
     return SchemaError(f"{path} is not UTF-8 text ({exc.reason}): save it as UTF-8")
 
 
-def _read_json_lines(path: Path) -> pd.DataFrame:
+def _read_json_lines(path: Path, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """A JSON Lines file, whole (one frame, maybe empty) or in frames of ``chunk_rows`` rows."""
     records = []
     with path.open(encoding="utf-8", newline="\n") as source:
         for number, line in enumerate(source, start=1):
@@ -272,7 +274,11 @@ def _read_json_lines(path: Path) -> pd.DataFrame:
                     f'{{"time": ..., "event_type": ...}}, got {type(record).__name__}'
                 )
             records.append(record)
-    return _records_frame(records)
+            if chunk_rows is not None and len(records) >= chunk_rows:
+                yield _records_frame(records)
+                records = []
+    if records or chunk_rows is None:
+        yield _records_frame(records)
 
 
 def _records_frame(records: list[dict]) -> pd.DataFrame:

@@ -105,12 +105,16 @@ def test_an_empty_string_survives_parquet_and_json_lines_but_not_csv(tmp_path):
         ("list.jsonl", b'{"time": "2024-06-01"}\n[1]\n', "line 2: expected one"),
     ],
 )
-def test_a_file_pandas_would_misread_is_refused_by_line(tmp_path, name, content, message):
+@pytest.mark.parametrize(
+    "read", [jy.read_events, lambda path: list(jy.iter_events(path, chunk_rows=1))]
+)
+def test_a_file_pandas_would_misread_is_refused_by_line(tmp_path, name, content, message, read):
+    """Whole or in chunks (as `journeys write` streams it), the same refusal."""
     path = tmp_path / name
     path.write_bytes(content)
 
     with pytest.raises(jy.SchemaError, match=message):
-        jy.read_events(path)
+        read(path)
 
 
 def test_an_empty_csv_file_and_a_bom_read_as_expected(tmp_path):
