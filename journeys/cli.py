@@ -300,8 +300,9 @@ def write(
 
     with InfluxDB(url, database=database, token=token, timeout=timeout, retries=retries) as db:
         # A server that cannot be reached at all is said at once, before a large file
-        # is read, validated and copied into the spool folder.
-        db.ping()
+        # is read, validated and copied into the spool folder; the writer then uses
+        # what this ping found out instead of asking again.
+        db.server  # noqa: B018 (the property asks /ping)
         try:
             if file.suffix == ".lp":
                 report = db.write_lines(split_lines(text), layout=header.get("layout"), **delivery)
