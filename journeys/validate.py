@@ -31,6 +31,14 @@ Strings
     ``12345.0``, which is how pandas reads an id column with gaps, becomes
     ``"12345"``). An empty tag is the same as a missing one, because InfluxDB
     cannot store an empty tag value, so ``""`` becomes NA in tag columns.
+String lengths
+    A string longer than its column's :attr:`~journeys.schema.Column.max_length`
+    (256 characters, ``page_url`` 4,096, ``event_id`` 64) is refused, though
+    InfluxDB would store up to 64 KB: the limits are the schema's, so events
+    imported from a file obey the same rules as those the collector accepts,
+    and the analyses and the JSON Schema of the events can rely on them. They
+    also keep every series key (the tags of an event) far below the 65,535
+    bytes InfluxDB allows, so that no row can fail on the server for it.
 """
 
 from __future__ import annotations
@@ -164,8 +172,6 @@ def split_valid(
             )
         )
 
-    found.append(_series_key_problems(columns, get_layout(layout)))
-
     problems = pd.concat(found, ignore_index=True) if found else _problems_frame()
     problems = problems.sort_values(["row", "column"], kind="stable", ignore_index=True)
 
@@ -176,41 +182,6 @@ def split_valid(
         result = result[keep]
         logger.info("%d of %d rows have values that cannot be stored", (~keep).sum(), len(rows))
     return result, problems
-
-
-#: The longest series key (measurement and tags) InfluxDB accepts, in bytes.
-MAX_SERIES_KEY = 65_535
-
-
-def _series_key_problems(columns: dict[str, pd.Series], layout: Layout) -> pd.DataFrame:
-    """Rows whose tags together make a series key longer than InfluxDB accepts."""
-    tags = [columns[t] for t in layout.tags]
-    longest = max((t.str.len().max() for t in tags if t.notna().any()), default=0)
-    if longest * 4 * len(tags) < MAX_SERIES_KEY - 1000:
-        return _problems_frame()
-
-    size = np.full(len(tags[0]), len(layout.measurement.encode("utf-8")), dtype="int64")
-    for name, values in zip(layout.tags, tags, strict=True):
-        present = values.notna().to_numpy()
-        escaped = [
-            len(v.encode("utf-8")) + sum(v.count(c) for c in ", =") if p else 0
-            for v, p in zip(values, present, strict=True)
-        ]
-        size += np.where(present, np.array(escaped, dtype="int64") + len(name) + 2, 0)
-    size = pd.Series(size, index=tags[0].index)
-    too_long = size > MAX_SERIES_KEY
-    widest = pd.DataFrame({n: v.str.len() for n, v in zip(layout.tags, tags, strict=True)})
-    problems = _problems(too_long, size, "", "")
-    problems["column"] = widest[too_long].idxmax(axis=1).tolist()
-    problems["value"] = [
-        columns[c].iloc[r][:40] + "..."
-        for r, c in zip(problems["row"], problems["column"], strict=True)
-    ]
-    problems["reason"] = (
-        f"makes the tags of the event longer than the {MAX_SERIES_KEY:,} bytes InfluxDB "
-        "allows for a series key; store such text in a field"
-    )
-    return problems
 
 
 def _with_time_column(frame: pd.DataFrame) -> pd.DataFrame:
@@ -449,6 +420,11 @@ def _coerce_strings(
         )
         text = pd.Series(objects, index=values.index, dtype=object).astype(column.dtype)
 
+    too_long = _too_long(text, column)
+    if too_long.any():
+        bad.append(_length_problems(too_long, text, column))
+        text = text.mask(too_long)
+
     if is_tag:
         text = text.mask(text == "", pd.NA)
         reasons = _tag_problems(text)
@@ -457,6 +433,28 @@ def _coerce_strings(
             bad.append(_problems(unfit, values, column.name, reasons))
             text = text.mask(unfit)
     return text, pd.concat(bad, ignore_index=True) if bad else _problems_frame()
+
+
+def _too_long(text: pd.Series, column: Column) -> pd.Series:
+    """Where a string has more characters than its column's ``max_length``."""
+    if column.max_length is None:
+        return pd.Series(False, index=text.index)
+    return (text.str.len() > column.max_length).fillna(False).astype(bool)
+
+
+def _length_problems(too_long: pd.Series, text: pd.Series, column: Column) -> pd.DataFrame:
+    """The problems of strings over their column's limit, each shown by its first characters."""
+    limit = column.max_length
+    problems = _problems(too_long, text, column.name, "")
+    lengths = text[too_long].str.len().tolist()
+    problems["value"] = [f"{v[:40]}..." for v in problems["value"]]
+    problems["reason"] = [
+        f"is {n:,} characters long, more than the {limit:,} the schema allows for "
+        f"{column.name}; shorten it (frame[{column.name!r}].str.slice(0, {limit})) or keep "
+        "such text outside the events"
+        for n in lengths
+    ]
+    return problems
 
 
 def _as_text(value) -> tuple[str, str]:

@@ -441,9 +441,9 @@ def test_a_refused_line_with_an_apostrophe_is_reported(db):
 
 def test_a_line_larger_than_the_server_accepts_is_refused_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("JOURNEYS_SPOOL_DIR", str(tmp_path))
-    with jy.LocalInfluxDB(max_body_size=20_000) as server:
+    with jy.LocalInfluxDB(max_body_size=3_000) as server:
         db = jy.connect(server.url)
-        frame = events(page_url=["x" * 30_000, "small", "small too"])
+        frame = events(page_url=["x" * 4_000, "small", "small too"])
 
         with pytest.raises(jy.WriteError, match=r"refused 1 of 3 events \(rows 0\)") as caught:
             db.write(frame)
@@ -504,14 +504,44 @@ def test_a_spool_with_line_breaks_in_strings_replays_into_its_database(tmp_path,
         assert jy.connect(server.url, database="shop").query()["page_url"].tolist() == texts
 
 
-def test_tags_longer_than_a_series_key_allows_are_refused_by_name(db):
-    fits, too_long = "a" * 60_000, "b" * 70_000
+@pytest.mark.parametrize(
+    ("name", "limit"), [("location", 256), ("page_url", 4096), ("event_id", 64)]
+)
+def test_strings_longer_than_their_column_allows_are_refused_by_name(db, name, limit):
+    # Four-byte characters: the limit counts characters, not bytes.
+    fits, too_long = "\U0001f3ac" * limit, "b" * (limit + 1)
 
     with pytest.warns(jy.SkippedRowsWarning):
-        report = db.write(events(location=[fits, too_long]), on_invalid="skip")
+        report = db.write(events(**{name: [fits, too_long]}), on_invalid="skip")
 
-    assert report.rejected[["row", "column"]].values.tolist() == [[1, "location"]]
-    assert db.query()["location"].tolist() == [fits]
+    assert report.rejected[["row", "column"]].values.tolist() == [[1, name]]
+    assert (
+        f"{limit + 1:,} characters long, more than the {limit:,}" in (report.rejected["reason"][0])
+    )
+    assert db.query()[name].tolist() == [fits]
+
+
+@pytest.mark.parametrize("layout", ["default", "published"])
+def test_the_collectors_columns_round_trip_as_fields(db, layout):
+    ids = ["0b7e3f5c-8f4e-4d2a-9c1e-2f6a7d8e9b01", None, 'evt 1, "quoted"\n']
+    received = [1_700_000_000_123, 0, None]
+    frame = events(event_id=ids, received_at=received, user_id=["u1", "u2", "u3"])
+
+    with pytest.warns(jy.CardinalityWarning) if layout == "published" else _no_warning():
+        db.write(frame, layout=layout)
+    back = db.query()
+
+    assert back["event_id"].dtype == pd.StringDtype()
+    assert back["received_at"].dtype == pd.Int64Dtype()
+    assert back["event_id"].tolist() == [ids[0], pd.NA, ids[2]]
+    assert back["received_at"].tolist() == [1_700_000_000_123, 0, pd.NA]
+    assert list(back.columns)[-2:] == ["event_id", "received_at"]
+    fields = {r["fieldKey"]: r["fieldType"] for r in stored(db, "SHOW FIELD KEYS FROM events")}
+    assert (fields["event_id"], fields["received_at"]) == ("string", "integer")
+    tags = {r["tagKey"] for r in stored(db, "SHOW TAG KEYS FROM events")}
+    assert {"event_id", "received_at"} & tags == set()
+    assert db.query(columns=["event_id"])["event_id"].tolist() == [ids[0], ids[2]]
+    assert db.query(columns=["received_at"])["received_at"].tolist() == [1_700_000_000_123, 0]
 
 
 def test_a_negative_zero_is_written_once_however_often(db):

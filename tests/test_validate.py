@@ -332,3 +332,30 @@ def test_float32_values_become_their_shortest_text(given):
 def test_extra_columns_cannot_be_kept():
     with pytest.raises(ValueError, match="'keep': columns outside the schema cannot be kept"):
         jy.validate(raw(colour=["red"]), extra_columns="keep")
+
+
+@pytest.mark.parametrize("storage", ["pyarrow", "python"])
+def test_a_string_over_its_columns_limit_is_named_with_the_limit(storage):
+    urls = pd.Series(["https://example.com/" + "x" * 4_076, "y" * 4_097, None])
+    frame = raw(page_url=urls.astype(pd.StringDtype(storage)))
+
+    with pytest.raises(jy.ValidationError) as caught:
+        jy.validate(frame)
+
+    assert str(caught.value).startswith(
+        f"1 row(s) cannot be stored: row 1, column page_url: '{'y' * 40}...' is 4,097 "
+        "characters long, more than the 4,096 the schema allows for page_url; "
+        "shorten it (frame['page_url'].str.slice(0, 4096))"
+    )
+    valid, problems = jy.split_valid(frame)
+    assert valid["page_url"].str.len().tolist() == [4_096, pd.NA]
+    assert problems[["row", "column"]].values.tolist() == [[1, "page_url"]]
+
+
+def test_a_tag_too_long_and_with_line_breaks_is_one_problem():
+    frame = raw(location=["a\n" * 200])
+
+    problems = jy.split_valid(frame)[1]
+
+    assert problems[["row", "column"]].values.tolist() == [[0, "location"]]
+    assert "is 400 characters long, more than the 256" in problems["reason"][0]
