@@ -40,7 +40,8 @@ print(f"written {report.written:,} events of {report.events:,}; rejected {len(re
 # From here on we work only with what the database gives back, as we would with production
 # data. The first events read back are below, with the columns of the events schema in their
 # order (`jy.COLUMNS`); a blank cell is a value the event does not have, such as the price of a
-# pageview.
+# pageview. The last two, `event_id` and `received_at`, are set by the collector (`journeys
+# collect`) on events from real pages, so they are blank for simulated ones.
 
 # %%
 back = db.query(start, stop)

@@ -43,7 +43,8 @@ print(f"written {report.written:,} events of {report.events:,}; rejected {len(re
 # %% [markdown]
 # The lag needs only rentals and views, so that is all we ask the server for: on a production
 # database that is a small part of the events. The first of them, with the columns of the
-# events schema in their order (`jy.COLUMNS`), blank where an event has no value:
+# events schema in their order (`jy.COLUMNS`), blank where an event has no value (`event_id`
+# and `received_at`, the last two, come from the collector and are blank for simulated events):
 
 # %%
 back = db.query(start, stop, event_types=["transaction", "view"])

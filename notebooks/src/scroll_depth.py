@@ -40,7 +40,7 @@ print(f"written {report.written:,} events of {report.events:,}; rejected {len(re
 # The reach curve needs only pageviews and scrolls. Here are the first we read back, with the
 # columns of the events schema in their order (`jy.COLUMNS`); `scroll_depth`, the percent of
 # the page read, is set on scroll events only, and a blank cell is a value an event does not
-# have.
+# have (the collector's `event_id` and `received_at` are blank for all simulated events).
 
 # %%
 back = db.query(start, stop, event_types=["pageview", "scroll"])
