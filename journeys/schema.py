@@ -35,8 +35,10 @@ String lengths
     the 2,048 of old browsers), every other string 256 (ids, event types and
     tags; Snowplow allows 255 for a user id). InfluxDB itself stores strings up
     to 64 KB; the limits are the schema's, so that what a collector accepts and
-    what a file import accepts are the same, and six tags of 256 characters can
-    never make a series key longer than InfluxDB allows.
+    what a file import accepts are the same, and no layout's tags, even every
+    string column made a tag, can make a series key longer than the 65,535
+    bytes InfluxDB allows. :func:`journeys.validate` (and so every write)
+    and the collector refuse a longer string.
 """
 
 from __future__ import annotations
@@ -108,6 +110,15 @@ class Column:
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in _DTYPES:
+            raise ValueError(f"column {self.name}: kind must be one of {list(_DTYPES)}")
+        if self.max_length is not None and (self.kind != "string" or self.max_length < 1):
+            raise ValueError(
+                f"column {self.name}: max_length is a positive number of characters, for "
+                f"string columns only, not {self.max_length!r} for a column of kind {self.kind!r}"
+            )
 
     @property
     def dtype(self) -> pd.api.extensions.ExtensionDtype:

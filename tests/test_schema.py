@@ -61,3 +61,16 @@ def test_tags_at_their_limits_stay_inside_the_series_key_influxdb_allows():
     )
 
     assert largest < 65_535
+
+
+@pytest.mark.parametrize(
+    ("kind", "max_length", "message"),
+    [
+        ("integer", 10, "for string columns only, not 10 for a column of kind .integer."),
+        ("string", 0, "not 0 for a column of kind .string."),
+        ("text", None, r"kind must be one of \['string', 'float', 'integer'\]"),
+    ],
+)
+def test_a_column_refuses_a_length_it_cannot_have(kind, max_length, message):
+    with pytest.raises(ValueError, match=message):
+        jy.Column("x", kind, "a column", max_length=max_length)
