@@ -214,7 +214,14 @@ def event_time(
             ),
         )
     if not MIN_TIME <= corrected <= MAX_TIME:
-        return 0, "time", _outside(corrected)
+        return (
+            0,
+            "time",
+            (
+                "lies, once corrected for the client's clock, outside the times InfluxDB can "
+                "store (1677-09-21 to 2262-04-11): send the time and sent_at by the same clock"
+            ),
+        )
     return corrected, "", ""
 
 

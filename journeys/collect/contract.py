@@ -356,6 +356,8 @@ def check_events(items: list, *, received_at: int, limits: Limits) -> list[Accep
     ...              received_at=1_700_000_000_000, limits=Limits())[0].reason
     'is 101, outside the range 0 to 100: send a value in the range'
     """
+    if type(received_at) is not int:
+        raise TypeError(f"received_at must be int milliseconds since 1970, not {received_at!r}")
     received = received_at * _NS_PER_MS
     tolerance = int(limits.skew_tolerance * _NS_PER_S)
     future = int(limits.max_future * _NS_PER_S)
@@ -385,7 +387,7 @@ def _check_one(index, item, received_at, received, tolerance, future, age, limit
             continue
         check = checks.get(key)
         if check is None:
-            return Rejected(index, key, _unknown_key(key))
+            return Rejected(index, _printable(key), _unknown_key(key))
         stored, reason = check(value)
         if reason:
             return Rejected(index, key, reason)
@@ -430,6 +432,13 @@ def _size_problem(item: dict, limit: int) -> str:
         f"is {size:,} bytes of JSON, more than the {limit:,} allowed for one event: send "
         "shorter values"
     )
+
+
+def _printable(key: str) -> str:
+    """The key, with lone surrogates written as ``\\udxxx`` so that it can be sent as UTF-8."""
+    if key.isascii():
+        return key
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _unknown_key(key: str) -> str:
