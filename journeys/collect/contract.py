@@ -217,10 +217,11 @@ def _string_check(column: Column, tag: bool) -> Check:
 
 
 def _number(value) -> str:
-    """A bound in a message: 0, 100, 9223372036854775807, 0.5."""
-    if type(value) is float and value.is_integer():
+    """A number in a message: 0, 100, 0.5, 1e+20, and 123456789...(4001 digits)."""
+    if type(value) is float and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
-    return str(value)
+    text = repr(value)
+    return text if len(text) <= 30 else f"{text[:20]}...({len(text)} digits)"
 
 
 def _range_check(column: Column, low, high) -> Callable[[object, object], str]:
@@ -232,15 +233,14 @@ def _range_check(column: Column, low, high) -> Callable[[object, object], str]:
             return ""
         if both:
             return (
-                f"is {sent!r}, outside the range {_number(low)} to {_number(high)}: "
+                f"is {_number(sent)}, outside the range {_number(low)} to {_number(high)}: "
                 "send a value in the range"
             )
         if number < low:
             least = _number(low)
-            return f"is {sent!r}, below the least allowed, {least}: send {least} or more"
-        return (
-            f"is {sent!r}, above the most allowed, {_number(high)}: send {_number(high)} or less"
-        )
+            return f"is {_number(sent)}, below the least allowed, {least}: send {least} or more"
+        most = _number(high)
+        return f"is {_number(sent)}, above the most allowed, {most}: send {most} or less"
 
     return outside
 
@@ -261,7 +261,7 @@ def _float_check(column: Column) -> Check:
                 number = math.inf
             if number != value:
                 return None, (
-                    f"is {value}, with more digits than a float holds: send at most 15 "
+                    f"is {_number(value)}, with more digits than a float holds: send at most 15 "
                     "significant digits"
                 )
         else:
@@ -419,9 +419,10 @@ def _size_problem(item: dict, limit: int) -> str:
     estimate = 2
     for key, value in item.items():
         estimate += len(key) + 4
-        estimate += len(value) if type(value) is str else 24
-        if type(value) in (list, dict):
-            estimate = limit  # nested values: measure exactly
+        kind = type(value)
+        estimate += len(value) if kind is str else 24
+        if kind is list or kind is dict or (kind is int and abs(value) >= 10**20):
+            estimate = limit  # nested values and long integers: measure exactly
     if estimate * _SAFE_FACTOR <= limit:
         return ""
     text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
