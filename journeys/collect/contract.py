@@ -14,7 +14,8 @@ An event
     happened and when it was sent (see :mod:`journeys.collect.clock` for the
     formats and the skew correction). Any other key refuses the event, naming
     the key and listing the valid ones: a misspelt ``scrol_depth`` is never
-    dropped silently. ``null`` is the same as an absent key.
+    dropped silently, even when its value is ``null``. Otherwise ``null`` is the
+    same as an absent key.
 Strings
     A string column takes a JSON string only (an id sent as a number is refused
     rather than guessed at), of 1 to :attr:`~journeys.schema.Column.max_length`
@@ -383,11 +384,11 @@ def _check_one(index, item, received_at, received, tolerance, future, age, limit
     row = {}
     checks = _CHECKS
     for key, value in item.items():
-        if value is None:
-            continue
         check = checks.get(key)
         if check is None:
             return Rejected(index, _printable(key), _unknown_key(key))
+        if value is None and check is not _collector_check:
+            continue
         stored, reason = check(value)
         if reason:
             return Rejected(index, key, reason)
