@@ -45,9 +45,11 @@ from journeys.schema import MAX_TIME, MIN_TIME
 __all__ = ["event_time", "parse_client_time"]
 
 _EXAMPLE = '"2023-11-14T22:13:20.123Z"'
+# ASCII digits only: Python's \d would take "٢٠٢٣" for 2023, JavaScript's would not.
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))?",
+    re.ASCII,
 )
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _NS_PER_MS = 1_000_000
@@ -57,10 +59,15 @@ _NS_PER_S = 1_000_000_000
 MIN_MS = -(-MIN_TIME // _NS_PER_MS)
 MAX_MS = MAX_TIME // _NS_PER_MS
 
-#: The pattern of a time text, for the JSON Schema (ECMA-262 and Python ``re`` alike).
+#: The end of a text in a JSON Schema pattern, for ECMA-262 and Python ``re`` alike:
+#: Python's ``$`` also matches before a final line break.
+END = r"(?![\s\S])"
+
+#: The pattern of a time text, for the JSON Schema: ``[0-9]``, since Python's ``\d``
+#: takes other digits too.
 ISO_PATTERN = (
-    r"^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
-    r"(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+    r"^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3])"
+    r":[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])" + END
 )
 
 

@@ -60,7 +60,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from journeys.collect.body import BodyError, describe_json, parse_body
-from journeys.collect.clock import ISO_PATTERN, MAX_MS, MIN_MS, event_time, parse_client_time
+from journeys.collect.clock import END, ISO_PATTERN, MAX_MS, MIN_MS, event_time, parse_client_time
 from journeys.lineprotocol import tag_value_problem
 from journeys.schema import COLUMNS, LAYOUTS, Column
 
@@ -461,7 +461,7 @@ def _property(column: Column) -> dict:
             schema["maxLength"] = column.max_length
         if column.name in TAG_COLUMNS:
             # No line break; a backslash only before a character a tag keeps.
-            schema["pattern"] = r"^(?:[^\\\r\n]|\\(?=[^ ,=\r\n]))*$"
+            schema["pattern"] = r"^(?:[^\\\r\n]|\\(?=[^ ,=\r\n]))*" + END
     else:
         schema["type"] = "number" if column.kind == "float" else "integer"
         low, high = column.minimum, column.maximum
