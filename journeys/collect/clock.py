@@ -23,10 +23,15 @@ its ``sent_at`` and ``tolerance`` the :attr:`~journeys.collect.contract.Limits.s
 The correction folds the network delay (from ``s`` to ``received``) into the
 skew, so a slow network moves the time later by the delay, never earlier, and
 the guard ``t ≤ s + tolerance`` (an event cannot happen after the request
-carrying it was sent; refused otherwise) keeps a corrected time from falling
-after ``received`` by more than the tolerance. Within the tolerance nothing is
-corrected, so a good clock and a short delay leave the client's time exactly
-as sent.
+carrying it was sent; refused otherwise) keeps a corrected time at most the
+tolerance after ``received`` (a trusted one at most twice the tolerance).
+Within the tolerance nothing is corrected, so a good clock and a short delay
+leave the client's time exactly as sent.
+
+An example: a client clock 30 s behind, an event at 12:00:00 (true time), the
+request sent at 12:00:10 and 2.5 s on the way. The client sends ``t`` 11:59:30
+and ``s`` 11:59:40; the collector receives at 12:00:12.5, so the skew is 32.5 s
+and the time 12:00:02.5: off by the network delay, not by the clock.
 
 The time found must then lie within ``max_future`` after ``received`` and
 ``max_age`` before it (see :class:`~journeys.collect.contract.Limits`), and
