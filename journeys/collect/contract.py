@@ -475,13 +475,15 @@ def _property(column: Column) -> dict:
     else:
         schema["type"] = "number" if column.kind == "float" else "integer"
         low, high = column.minimum, column.maximum
-        if column.kind == "integer":
-            low = _INT64[0] if low is None else low
-            high = _INT64[1] if high is None else high
+        if column.kind == "integer" and low is None:
+            low = _INT64[0]
         if low is not None:
             schema["minimum"] = low
         if high is not None:
             schema["maximum"] = high
+        elif column.kind == "integer":
+            # 2**63 itself, not 2**63 - 1, which a double (JavaScript's numbers) cannot hold.
+            schema["exclusiveMaximum"] = _INT64[1] + 1
     return schema
 
 
