@@ -617,6 +617,10 @@ def _serve_collector(settings, *, access_log: bool) -> None:
     journeys_logger = logging.getLogger("journeys")
     if journeys_logger.getEffectiveLevel() > logging.INFO:
         journeys_logger.setLevel(logging.INFO)
+    # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal
+    # again with the handlers it found: these make that a clean exit, status 0.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: sys.exit(0))
     uvicorn.run(
         create_app(settings),
         host=settings.host,
