@@ -254,7 +254,7 @@ def test_a_key_over_its_rate_is_429_with_retry_after(db, tmp_path):
 def test_a_full_queue_is_503_with_retry_after_and_keeps_nothing(tmp_path):
     # InfluxDB is away, so the queue cannot drain: it takes two events, then refuses.
     dead = jy.connect(f"http://127.0.0.1:{free_port()}", database="nowhere")
-    settings = settings_for(dead, tmp_path, spool={"max_events": 2})
+    settings = settings_for(dead, tmp_path, spool={"max_events": 2}, server={"flush_timeout": 0.5})
     with running(settings) as (url, state):
         first = post(url, [{"event_type": "pageview"}] * 2)
         refused = post(url, [{"event_type": "pageview"}])
