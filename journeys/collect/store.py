@@ -694,13 +694,13 @@ class EventStore:
         if early and self._last_prune - self._window_warned >= WINDOW_WARNING_EVERY:
             self._window_warned = self._last_prune
             first = conn.execute("SELECT MIN(seen_at) FROM seen").fetchone()[0]
-            kept = (now - first) / 3.6e6 if first is not None else 0.0
+            kept = (now - first) / 1e3 if first is not None else 0.0
             logger.warning(
-                "the dedup ids reached max_ids=%d: ids are remembered for %.1f h instead of "
-                "%.1f h; raise max_ids (about 100 bytes of disk each) to keep the whole window",
+                "the dedup ids reached max_ids=%d: ids are remembered for %s instead of %s; "
+                "raise max_ids (about 100 bytes of disk each) to keep the whole window",
                 self.max_ids,
-                kept,
-                self.dedup_window / 3600,
+                _span(kept),
+                _span(self.dedup_window),
             )
 
 
@@ -733,6 +733,10 @@ def _is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 7200 else f"{seconds:.0f} s"
 
 
 def _now_ms() -> int:
