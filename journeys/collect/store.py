@@ -361,6 +361,11 @@ class EventStore:
         }
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    @property
     def pending(self) -> int:
         """Events waiting for InfluxDB."""
         return self._counts.pending
