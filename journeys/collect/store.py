@@ -53,8 +53,9 @@ Bounds
 Examples
 --------
 >>> store = EventStore(Path("spool/events.sqlite3"))  # doctest: +SKIP
->>> await store.put("shop", [{"event_type": "pageview", "time": 1, "event_id": "a"}])
-[True]
+>>> row = {"event_type": "pageview", "time": 1, "event_id": "a"}
+>>> await store.put("shop", [row, row])  # doctest: +SKIP
+[True, False]
 >>> store.stats()["pending"]  # doctest: +SKIP
 1
 """
