@@ -430,6 +430,12 @@ class EventStore:
                 self._prune()
         self._conn.close()
 
+        # Calls queued after close() began (from another thread) are answered too.
+        late = [call for call in self._waiting() if call is not _STOP]
+        for call in late:
+            call.outcome, call.failed = StoreError(f"the event store {self.path} is closed"), True
+        _settle(late)
+
     def _next_calls(self) -> list:
         """Every call waiting; blocks for the first one while there is nothing to prune."""
         try:
@@ -439,6 +445,11 @@ class EventStore:
                 calls = [self._queue.get(timeout=PRUNE_EVERY)]
         except queue.Empty:
             return []
+        return calls + self._waiting()
+
+    def _waiting(self) -> list:
+        """The calls in the queue now, without waiting."""
+        calls = []
         while True:
             try:
                 calls.append(self._queue.get_nowait())
