@@ -261,6 +261,23 @@ def test_a_batch_whose_acknowledgement_fails_is_written_again_and_stored_once(db
     assert len(ids) == 30 and set(ids) == {f"id-{i}" for i in range(30)}
 
 
+def test_the_writers_advice_is_logged_once_not_raised(db, path, caplog):
+    async def scenario():
+        with EventStore(path) as store:
+            forwarder = Forwarder(store, db, layout="published", interval=0.05)
+            for start in (0, 10):
+                await store.put("shop", [row(i) for i in range(start, start + 10)])
+                assert await forwarder.flush(timeout=30)
+            return forwarder.stats()
+
+    with caplog.at_level(logging.WARNING, logger="journeys.collect.forward"):
+        stats = asyncio.run(scenario())
+
+    assert stats["written"] == 20 and stats["batches"] == 2
+    assert caplog.text.count("CardinalityWarning") == 1
+    assert len(db.query()) == 20
+
+
 def test_flush_gives_up_after_its_timeout_and_the_events_stay_for_the_next_start(path):
     with jy.LocalInfluxDB() as gone:
         url = gone.url
