@@ -634,8 +634,9 @@ def _serve_collector(settings, *, access_log: bool) -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        loop="uvloop",
-        http="httptools",
+        # uvloop and httptools (uvicorn[standard]) wherever they are installed.
+        loop="auto",
+        http="auto",
         workers=1,
         lifespan="on",
         access_log=access_log,

@@ -45,10 +45,13 @@
     ``Access-Control-Allow-Origin``.
 
 ``GET /health``
-    JSON: the service, the queue (events waiting, bytes, oldest), the
-    forwarder, and whether InfluxDB answers (with a reason that holds no
-    secret). 200 while events can be accepted, even with InfluxDB down, since
-    they wait on disk; 503 when they cannot (the queue is full or failing).
+    JSON: ``status`` (``ok``; ``degraded`` while InfluxDB does not answer or
+    the forwarder's writes fail; ``unavailable`` when events cannot be taken),
+    the ``problems``, the queue (events waiting, bytes, oldest age), the
+    forwarder (written, refused by reason, last error) and whether InfluxDB
+    answers (with a reason that holds no secret, and no address). 200 while
+    events can be accepted, even with InfluxDB down, since they wait on disk;
+    503 when they cannot (the queue is full or failing).
 
 ``GET /journeys.js``
     The browser snippet, from ``journeys/collect/static/``.
@@ -244,10 +247,8 @@ class Collector:
         return state
 
     def _ping(self) -> dict:
-        state = {
-            "url": self.db.url if self.db else None,
-            "database": self.settings.influxdb.database,
-        }
+        # No address: /health is often public, and InfluxDB's address is the operator's.
+        state = {"database": self.settings.influxdb.database}
         try:
             with _connect(self.settings, timeout=min(2.0, self.settings.timeout)) as db:
                 state["version"] = db.ping()
@@ -566,23 +567,30 @@ async def _health(collector: Collector) -> Response:
     if time.monotonic() - collector.store_failed_at < STORE_ERROR_SPELL:
         problems.append("the queue failed to write to disk in the last seconds")
 
-    forwarder = collector.forwarder
     forwarding = {}
-    if forwarder is not None:
-        error = forwarder.last_error
-        forwarding = {
-            "healthy": bool(forwarder.healthy),
-            "last_error": None if error is None else collector.scrub(str(error)),
+    if collector.forwarder is not None:
+        forwarding = collector.forwarder.stats()
+        if forwarding["last_error"] is not None:
+            forwarding["last_error"] = collector.scrub(str(forwarding["last_error"]))
+        forwarding["refused_by_reason"] = {
+            collector.scrub(reason): n for reason, n in forwarding["refused_by_reason"].items()
         }
-    rejected = collector.rejected_total + collector.rejected
+    influxdb = await collector.influxdb_state()
+
+    # Events are taken while the queue can hold them; InfluxDB down only delays them.
+    status = "ok"
+    if problems:
+        status = "unavailable"
+    elif not influxdb["reachable"] or not forwarding.get("healthy", True):
+        status = "degraded"
     content = {
-        "status": "ok" if not problems else "unavailable",
+        "status": status,
         "problems": problems,
         "uptime": round(time.time() - collector.started, 1),
         "sites": [site.name for site in settings.sites],
         "store": stats,
         "forwarder": forwarding,
-        "influxdb": await collector.influxdb_state(),
-        "rejected": dict(rejected),
+        "influxdb": influxdb,
+        "rejected": dict(collector.rejected_total + collector.rejected),
     }
     return JSONResponse(content, status_code=200 if not problems else 503)
