@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import socket
 import threading
 import time
 
@@ -19,6 +20,7 @@ import requests
 from collect_server import KEY, ORIGIN, OTHER_KEY, free_port, running, settings_for
 
 import journeys as jy
+from journeys.collect import app as app_module
 from journeys.collect.app import HEALTH_CACHE, STATIC
 
 TOKEN = "tok-never-shown-5b1d"
@@ -207,6 +209,17 @@ def test_posts_without_a_configured_key_are_401(collector):
     assert "not configured" in unknown.json()["error"]
 
 
+def test_a_401_can_be_read_by_a_page_some_key_allows(collector):
+    from_a_page = post(collector, {"event_type": "pageview"}, key="x", headers={"Origin": ORIGIN})
+    from_elsewhere = post(
+        collector, {"event_type": "pageview"}, key="x", headers={"Origin": "https://evil.test"}
+    )
+
+    assert (from_a_page.status_code, from_elsewhere.status_code) == (401, 401)
+    assert from_a_page.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "Access-Control-Allow-Origin" not in from_elsewhere.headers
+
+
 @pytest.mark.parametrize("headers", [{"X-Journeys-Key": KEY}, {"Authorization": f"Bearer {KEY}"}])
 def test_the_key_may_come_in_a_header(collector, headers):
     answer = post(collector, {"event_type": "pageview"}, key=None, headers=headers)
@@ -382,3 +395,24 @@ def test_the_snippet_is_served(collector):
         assert answer.content == snippet.read_bytes()
     else:
         assert answer.status_code == 404
+
+
+def test_a_body_that_does_not_come_is_408(db, tmp_path, monkeypatch):
+    monkeypatch.setattr(app_module, "BODY_TIMEOUT", 0.5)
+    head = (
+        f"POST /events?key={KEY} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        "Content-Length: 100\r\n\r\n"
+    )
+    with running(settings_for(db, tmp_path)) as (url, _):
+        port = int(url.rpartition(":")[2])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(head.encode() + b'{"event_')
+            began = time.monotonic()
+            answer = sock.recv(65536).decode()
+            waited = time.monotonic() - began
+        after = post(url, {"event_type": "pageview"})
+
+    assert answer.startswith("HTTP/1.1 408 ")
+    assert "did not come whole within 0.5 s" in answer
+    assert 0.4 < waited < 5
+    assert after.status_code == 202

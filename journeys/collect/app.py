@@ -23,6 +23,7 @@
             ``position``, the offset where it broke
     401     no write key, or one not configured
     403     the page's ``Origin`` is not allowed for the key
+    408     the body did not arrive whole within 30 seconds
     413     the body, or the number of events, is over the limits
     415     a content type other than JSON or text
     429     the key is over its rate: ``Retry-After`` says when to retry
@@ -111,6 +112,10 @@ HEALTH_CACHE = 2.0
 #: it, with 1 ms the loop gets it back sooner at a small cost in switches.
 SWITCH_INTERVAL = 0.001
 
+#: Seconds a request's body may take to arrive whole; then it is answered 408, so a
+#: client that sends slowly (or not at all) does not hold a connection for ever.
+BODY_TIMEOUT = 30.0
+
 #: How often the counts of rejected events are logged, when there were any.
 REJECTED_LOG_EVERY = 60.0
 
@@ -146,6 +151,10 @@ class Collector:
         self._influx_seen: tuple[float, dict] | None = None
         self._tasks: list[asyncio.Task] = []
         self._switch_interval = sys.getswitchinterval()
+        #: Requests waiting for their body, with the time they began to.
+        self.reading: dict[asyncio.Task, float] = {}
+        #: Those the sweeper cancelled for being slower than BODY_TIMEOUT.
+        self.timed_out: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         """Open the queue, connect to InfluxDB and start the forwarder."""
@@ -172,6 +181,7 @@ class Collector:
             self.store.close()
             raise
         self._tasks.append(asyncio.create_task(self._log_rejected()))
+        self._tasks.append(asyncio.create_task(self._sweep_slow_bodies()))
         logger.info(
             "collecting for %d site(s) into %s, queue %s",
             len(settings.sites),
@@ -223,6 +233,15 @@ class Collector:
 
     def count_rejected(self, field: str | None) -> None:
         self.rejected[field or "(event)"] += 1
+
+    async def _sweep_slow_bodies(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, BODY_TIMEOUT / 4))
+            now = time.monotonic()
+            for task, began in list(self.reading.items()):
+                if now - began > BODY_TIMEOUT and task not in self.timed_out:
+                    self.timed_out.add(task)
+                    task.cancel()
 
     async def _log_rejected(self) -> None:
         while True:
@@ -344,7 +363,12 @@ class _Events:
         if length > self.max_body:
             await _answer(send, 413, self._too_large(length), cors)
             return
-        body = await self._read(receive)
+        try:
+            body = await self._read(receive)
+        except TimeoutError:
+            text = f"the body did not come whole within {BODY_TIMEOUT:g} s; send it again"
+            await _answer(send, 408, {"error": text}, [*cors, (b"connection", b"close")])
+            return
         if body is None:
             return
         if len(body) > self.max_body:
@@ -415,7 +439,31 @@ class _Events:
         }
 
     async def _read(self, receive) -> bytes | None:
-        """The request's body, stopped one byte past the limit; None when the client left."""
+        """The request's body, stopped one byte past the limit; None when the client left.
+
+        While it waits the request is listed in ``collector.reading``, whose sweeper
+        cancels it after :data:`BODY_TIMEOUT` seconds (cheaper than a timer each).
+
+        Raises
+        ------
+        TimeoutError
+            When the body has not come whole within :data:`BODY_TIMEOUT` seconds.
+        """
+        task = asyncio.current_task()
+        reading = self.collector.reading
+        reading[task] = time.monotonic()
+        try:
+            return await self._receive_body(receive)
+        except asyncio.CancelledError:
+            if task not in self.collector.timed_out:
+                raise
+            self.collector.timed_out.discard(task)
+            task.uncancel()
+            raise TimeoutError from None
+        finally:
+            del reading[task]
+
+    async def _receive_body(self, receive) -> bytes | None:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
