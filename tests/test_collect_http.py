@@ -416,3 +416,21 @@ def test_a_body_that_does_not_come_is_408(db, tmp_path, monkeypatch):
     assert "did not come whole within 0.5 s" in answer
     assert 0.4 < waited < 5
     assert after.status_code == 202
+
+
+def test_a_queue_that_fails_is_503_and_said_once_in_the_log(db, tmp_path, caplog):
+    settings = settings_for(db, tmp_path, server={"flush_timeout": 0.5})
+    with (
+        caplog.at_level(logging.ERROR, logger="journeys.collect"),
+        running(settings) as (url, state),
+    ):
+        state.store.close()  # every later put fails as a broken disk would
+        answers = [post(url, {"event_type": "pageview"}) for _ in range(3)]
+        health = requests.get(f"{url}/health", timeout=10)
+
+    assert [a.status_code for a in answers] == [503] * 3
+    assert all(int(a.headers["Retry-After"]) >= 1 for a in answers)
+    assert "cannot keep events on disk" in answers[0].json()["error"]
+    assert health.status_code == 503
+    assert "the queue failed to write to disk" in health.json()["problems"][0]
+    assert caplog.text.count("the queue refuses events") == 1

@@ -99,7 +99,8 @@ logger = logging.getLogger(__name__)
 #: The folder of the files the collector serves (the browser snippet).
 STATIC = Path(__file__).parent / "static"
 
-#: Seconds /health answers 503 after the queue failed to write to disk.
+#: Seconds /health answers 503 after the queue failed to write to disk, and the
+#: least time between two log lines about such failures.
 STORE_ERROR_SPELL = 10.0
 
 #: Seconds a health check's view of InfluxDB is reused, so that a load balancer
@@ -399,8 +400,11 @@ class _Events:
                 await self._unavailable(send, cors, max(1, int(exc.retry_after)), text)
                 return
             except StoreError as exc:
-                collector.store_failed_at = time.monotonic()
-                logger.error("the queue refused %d event(s): %s", len(accepted), exc)
+                # One line per spell of failures, not one per request of a flood.
+                now = time.monotonic()
+                if now - collector.store_failed_at > STORE_ERROR_SPELL:
+                    logger.error("the queue refuses events (answered 503): %s", exc)
+                collector.store_failed_at = now
                 text = "the collector cannot keep events on disk right now"
                 await self._unavailable(send, cors, max(1, int(exc.retry_after)), text)
                 return
