@@ -13,8 +13,10 @@ One connection, one thread
     in one transaction, with one fsync (group commit), and wakes each waiting
     event loop once for all of them. Under load many requests share a commit,
     so the disk's flush time bounds the commits per second, not the events per
-    second. The file is opened with an exclusive lock (``locking_mode=
-    EXCLUSIVE``): a second collector on the same file is refused at once
+    second. A group of puts is two calls into SQLite whatever its size, since
+    each call hands the GIL to the busy event loop and back. The file is
+    opened with an exclusive lock (``locking_mode=EXCLUSIVE``): a second
+    collector on the same file is refused at once
     (:class:`~journeys.errors.StoreError`) instead of both forwarding the same
     events. The lock goes with the process, however it ends.
 
@@ -25,7 +27,8 @@ Tables
     milliseconds, ``"event_id"`` when the sender gave one).
 
     ``seen``: ``(site, event_id)`` of every event stored within the dedup
-    window, with the time it was first stored. A row whose ``event_id`` the
+    window, with the time it was first stored (recorded by a trigger in the
+    statement that queues the row). A row whose ``event_id`` the
     same site sent within the window is a duplicate: it is not stored again and
     ``put`` answers False for it, whether the first copy came earlier in the
     same request, in an earlier request, before a restart, or was written to
