@@ -13,6 +13,7 @@ import logging
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -434,3 +435,27 @@ def test_a_queue_that_fails_is_503_and_said_once_in_the_log(db, tmp_path, caplog
     assert health.status_code == 503
     assert "the queue failed to write to disk" in health.json()["problems"][0]
     assert caplog.text.count("the queue refuses events") == 1
+
+
+def test_concurrent_requests_each_get_their_own_answers(db, tmp_path):
+    # Requests of one turn of the event loop share a put; each still gets its own results.
+    def send(i):
+        batch = [
+            {"event_type": "pageview", "user_id": f"u{i}", "event_id": f"own-{i}"},
+            {"event_type": "pageview", "user_id": "same", "event_id": "shared"},
+            {"event_type": "scroll", "scroll_depth": -1},
+        ]
+        return post(url, batch).json()
+
+    with running(settings_for(db, tmp_path)) as (url, _), ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(send, range(48)))
+
+    assert all(a["accepted"] + a["duplicates"] == 2 and a["rejected"] == 1 for a in answers)
+    assert all(a["results"][0]["status"] == "accepted" for a in answers)
+    shared = [a["results"][1]["status"] for a in answers]
+    assert shared.count("accepted") == 1
+    assert shared.count("duplicate") == 47
+    assert all(a["results"][2]["field"] == "scroll_depth" for a in answers)
+    stored = events_in(db)["user_id"]
+    assert len(stored) == 49
+    assert sorted(stored) == sorted([f"u{i}" for i in range(48)] + ["same"])
