@@ -57,11 +57,15 @@
 ``GET /journeys.js``
     The browser snippet, from ``journeys/collect/static/``.
 
-The request path of ``POST /events`` is a plain ASGI callable, not a Starlette
-``Request``: it reads the few headers it needs in one pass, answers with
-precomputed headers and encodes the answer once, because it runs thousands of
-times a second. Its steps are ordered cheapest first (key, origin, rate, size),
-so refused requests cost little.
+The request path of ``POST /events`` runs thousands of times a second, so it
+is a plain ASGI callable, reached before Starlette's router and middleware: it
+reads the few headers it needs in one pass, answers with precomputed headers
+and encodes the answer once. Its steps are ordered cheapest first (key, origin,
+rate, size), so refused requests cost little, and the requests of one turn of
+the event loop share one call into the queue (:meth:`Collector.put`). What
+remains is the wait for the queue's commit to reach the disk, which a 202
+promises: with few connections, the disk's flush time bounds the requests per
+second, not the CPU.
 
 The app is made for one process: the queue is one SQLite file, written by one
 connection. Run it with one worker (``journeys collect`` does); a second
