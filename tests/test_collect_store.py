@@ -83,6 +83,18 @@ def test_duplicates_within_one_put_across_puts_and_across_a_reopening(path):
     assert ids == ["id-0", "id-1", "id-3", "id-0", "id-4"]
 
 
+def test_concurrent_puts_of_the_same_id_store_it_once(path):
+    async def scenario():
+        with EventStore(path) as store:
+            results = await asyncio.gather(*(store.put("shop", [row(0)]) for _ in range(20)))
+            return results, store.stats()
+
+    results, stats = run(scenario())
+
+    assert sorted(results) == [[False]] * 19 + [[True]]
+    assert stats["pending"] == 1 and stats["commits"] < 20  # they shared commits
+
+
 def test_rows_without_event_id_are_never_duplicates(path):
     plain = {"event_type": "pageview", "time": BASE}
 
