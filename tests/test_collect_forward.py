@@ -173,9 +173,10 @@ def test_while_influxdb_is_down_events_wait_and_drain_once_it_is_back(own_server
             await until(lambda: forwarder.written >= 100)
             back = threading.Thread(target=own_server.restart, kwargs={"down_for": 4})
             back.start()
+            await until(lambda: not own_server.running)
+            await store.put("shop", [row(i) for i in range(400, 500)])  # still accepted
             await until(lambda: not forwarder.healthy)
             seen_down.append(forwarder.stats())
-            await store.put("shop", [row(i) for i in range(400, 500)])  # still accepted
             await until(lambda: store.pending == 0)
             await asyncio.to_thread(back.join)
             assert await forwarder.flush(timeout=10)
