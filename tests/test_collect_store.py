@@ -218,8 +218,8 @@ def test_a_put_past_max_bytes_is_refused_and_retry_after_follows_the_drain_rate(
     before, after = run(scenario())
 
     assert "max_bytes" in str(before) and before.retry_after == 30
-    # One event written in the last second: one more needs about a second.
-    assert after.retry_after == 1
+    # One event written in the last second or so: one more needs about a second.
+    assert after.retry_after in (1, 2)
 
 
 def test_refused_rows_become_dead_letters_with_their_reason(path):
