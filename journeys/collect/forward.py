@@ -39,6 +39,13 @@ Pace
     without waiting, for at most ``timeout`` seconds; what it cannot write
     stays in the store for the next start.
 
+# Limitation: every batch pays the writer's check against the stored points (up to
+# 50 range queries and their decoding, most of a batch's time), though only rows
+# taken again after a restart can be stored already; the other thing it settles,
+# events of one series in one millisecond but in different batches, could be
+# numbered from the forwarder's memory of the series and times it wrote, keeping
+# the check for the rows taken again.
+
 Logs: one INFO line per batch written (events written and refused, seconds,
 events still waiting), a WARNING with the refusals counted by reason when
 there are any, and one WARNING per failed attempt while InfluxDB is down.
