@@ -156,6 +156,7 @@ class Collector:
         self._influx_seen: tuple[float, dict] | None = None
         self._tasks: list[asyncio.Task] = []
         self._turn: dict[str, tuple[list, list[dict]]] = {}  # site: (waiters, rows)
+        self._puts: set[asyncio.Task] = set()
         self._switch_interval = sys.getswitchinterval()
         #: Requests waiting for their body, with the time they began to.
         self.reading: dict[asyncio.Task, float] = {}
@@ -260,6 +261,9 @@ class Collector:
     def _put_turn(self, site: str) -> None:
         waiters, rows = self._turn.pop(site)
         task = asyncio.ensure_future(self.store.put(site, rows))
+        # The loop holds tasks weakly: the set keeps this one until it is done.
+        self._puts.add(task)
+        task.add_done_callback(self._puts.discard)
         task.add_done_callback(lambda done: _answer_waiters(done, waiters))
 
     def count_rejected(self, field: str | None) -> None:

@@ -125,6 +125,10 @@ class _Origins:
         return False
 
 
+# Limitation: the rate is per key, and a site's key is shared by all its visitors, so
+# one sender flooding with a page's public key uses up the site's budget for everyone.
+# A second, smaller bucket per client address (from X-Forwarded-For behind a trusted
+# proxy) would keep the others' events coming.
 class TokenBucket:
     """``burst`` requests at once, refilled at ``rate`` per second.
 
