@@ -175,7 +175,7 @@ class Collector:
             dedup_window=settings.dedup_window,
         )
         try:
-            self.db = _connect(settings, timeout=settings.timeout)
+            self.db = settings.connect(timeout=settings.timeout)
             self.forwarder = Forwarder(
                 self.store,
                 self.db,
@@ -304,7 +304,7 @@ class Collector:
         # No address: /health is often public, and InfluxDB's address is the operator's.
         state = {"database": self.settings.influxdb.database}
         try:
-            with _connect(self.settings, timeout=min(2.0, self.settings.timeout)) as db:
+            with self.settings.connect(timeout=min(2.0, self.settings.timeout)) as db:
                 state["version"] = db.ping()
             state["reachable"] = True
         except Exception as exc:  # noqa: BLE001 (any failure means: not reachable)
@@ -325,21 +325,6 @@ def _answer_waiters(done: asyncio.Future, waiters: list) -> None:
             future.set_exception(error)
         else:
             future.set_result(done.result()[start : start + count])
-
-
-def _connect(settings: CollectorSettings, *, timeout: float) -> InfluxDB:
-    influx = settings.influxdb
-    return InfluxDB(
-        influx.url,
-        database=influx.database,
-        token=influx.token,
-        org=influx.org,
-        username=influx.username,
-        password=influx.password,
-        api=influx.api,
-        timeout=timeout,
-        retries=0,
-    )
 
 
 class _Events:

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from journeys.client import InfluxDB
 from journeys.collect.contract import Limits
 from journeys.collect.keys import MIN_KEY_LENGTH, WriteKey, normalise_origin
 from journeys.config import Settings
@@ -177,6 +178,25 @@ class CollectorSettings:
     def secrets(self) -> tuple[str, ...]:
         """The credentials that must never be shown: the token and the password."""
         return tuple(s for s in (self.influxdb.token, self.influxdb.password) if s)
+
+    def connect(self, *, timeout: float | None = None) -> InfluxDB:
+        """A connection to the configured InfluxDB, without retries of its own.
+
+        The forwarder decides when to try again; ``timeout`` defaults to
+        :attr:`timeout`.
+        """
+        influx = self.influxdb
+        return InfluxDB(
+            influx.url,
+            database=influx.database,
+            token=influx.token,
+            org=influx.org,
+            username=influx.username,
+            password=influx.password,
+            api=influx.api,
+            timeout=self.timeout if timeout is None else timeout,
+            retries=0,
+        )
 
     def replace(self, **changes) -> CollectorSettings:
         """A copy with some settings changed (``host`` and ``port`` from the command line)."""
