@@ -202,18 +202,13 @@ class Collector:
             task.cancel()
         self._log_rejected_now()
         try:
+            # uvicorn waits for the requests under way; their puts end here.
+            await asyncio.gather(*self._puts, return_exceptions=True)
             if self.forwarder is not None:
+                # Says itself how many events stay queued for the next start.
                 await self.forwarder.flush(self.settings.flush_timeout)
         finally:
             if self.store is not None:
-                pending = self.store.stats().get("pending", 0)
-                if pending:
-                    logger.warning(
-                        "%d event(s) not yet in InfluxDB stay queued in %s and are written "
-                        "when the collector runs again",
-                        pending,
-                        self.settings.store_path,
-                    )
                 self.store.close()
             if self.db is not None:
                 self.db.close()
