@@ -649,6 +649,7 @@ def _serve_collector(settings, *, access_log: bool) -> None:
         workers=1,
         lifespan="on",
         access_log=access_log,
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
         log_level="info",
         timeout_graceful_shutdown=max(1, int(settings.flush_timeout)),
     )

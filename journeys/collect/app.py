@@ -368,7 +368,7 @@ class _Events:
                 text = "the write key is not configured in this collector; check the key"
             await _answer(send, 401, {"error": text}, cors)
             return
-        key, bucket = found
+        key, bucket, clients = found
         cors = []
         if origin is not None:
             origin_text = origin.decode("latin-1")
@@ -380,10 +380,17 @@ class _Events:
                 await _answer(send, 403, {"error": text}, [])
                 return
             cors = collector.cors(origin)
-        wait = bucket.take()
+        wait = 0.0
+        sender = "with this key"
+        if clients is not None:
+            client = scope.get("client")
+            wait = clients.take(client[0] if client else "")
+            sender = "from this address with this key"
+        if not wait:
+            wait = bucket.take()
         if wait:
             retry = TokenBucket.retry_after(wait)
-            text = f"too many requests with this key; try again in {retry} s"
+            text = f"too many requests {sender}; try again in {retry} s"
             headers = [*cors, (b"retry-after", str(retry).encode())]
             await _answer(send, 429, {"error": text, "retry_after": retry}, headers)
             return
