@@ -1,0 +1,398 @@
+"""The browser snippet in headless Chromium, posting to a recording stand-in collector.
+
+These tests check what the snippet sends and how: the events and their fields, the
+request (key, content type, origin, no cookie), the transport (fetch with keepalive
+while the page is visible, sendBeacon when it goes, fetch when sendBeacon is missing
+or refuses), batching, retries with the same event ids, and that nothing is stored in
+the browser unless asked. The page and the collector are two origins. That the
+events arrive in InfluxDB through the real collector is tested in
+``test_browser_collect.py``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from browser_harness import (
+    CHROMIUM_ARGS,
+    HIDE,
+    JOURNEY,
+    TRANSPORT_LOG,
+    Site,
+    drive_journey,
+    page_html,
+)
+from playwright.sync_api import sync_playwright
+
+KEY = "site-key-1"
+
+
+@pytest.fixture(scope="session")
+def playwright_driver(chromium_path):
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver, chromium_path):
+    browser = playwright_driver.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    """A fresh browser profile: no cookies, no storage."""
+    context = browser.new_context()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def collector():
+    with Site("127.0.0.1", record=True) as site:
+        yield site
+
+
+@pytest.fixture
+def site():
+    with Site("localhost") as site:
+        yield site
+
+
+def open_page(context, site, collector, *, path="/", init_script="", head="", **data):
+    """Serve the test page with the snippet from ``collector`` and open it."""
+    data = {"key": KEY, "flush_interval": 50, **data}
+    site.pages[path.split("?")[0].split("#")[0]] = page_html(
+        collector.url("/journeys.js"), head=head, **data
+    )
+    page = context.new_page()
+    page.console = []
+    page.on("console", lambda message: page.console.append(message.text))
+    page.add_init_script(TRANSPORT_LOG + init_script)
+    page.goto(site.url(path))
+    return page
+
+
+def kinds(events):
+    return [e["event_type"] for e in events]
+
+
+def test_pageview_request_and_fields(context, site, collector):
+    before = int(time.time() * 1000)
+    open_page(context, site, collector, path="/movies?genre=drama#access_token=secret")
+
+    [event] = collector.wait(lambda events: len(events) >= 1)
+    after = int(time.time() * 1000)
+    [request] = collector.requests
+    assert request["query"] == {"key": [KEY]}
+    assert request["headers"]["content-type"] == "text/plain;charset=UTF-8"
+    assert request["headers"]["origin"] == site.origin
+    assert "cookie" not in request["headers"]
+    assert set(event) == {
+        "event_type",
+        "event_id",
+        "time",
+        "sent_at",
+        "page_url",
+        "device_type",
+        "referral_source",
+    }
+    assert event["event_type"] == "pageview"
+    assert event["page_url"] == site.url("/movies?genre=drama")
+    assert event["device_type"] == "desktop"
+    assert event["referral_source"] == "Direct"
+    assert uuid.UUID(event["event_id"]).version == 4
+    assert before <= event["time"] <= event["sent_at"] <= after
+
+
+def test_journey_events(context, site, collector):
+    page = open_page(context, site, collector)
+    drive_journey(page)
+
+    events = collector.wait(lambda events: len(events) >= len(JOURNEY))
+    assert [
+        (e["event_type"], {k: e[k] for k in fields})
+        for e, (_, fields) in zip(events, JOURNEY, strict=True)
+    ] == JOURNEY
+    assert [e.get("user_id") for e in events] == [None] + ["user-17"] * (len(JOURNEY) - 1)
+    assert len({e["event_id"] for e in events}) == len(JOURNEY)
+    assert all(e["page_url"] == site.url("/") for e in events)
+    assert page.evaluate("window.__sent.every(s => s.via === 'fetch' && s.keepalive)")
+
+
+def test_nothing_stored_in_the_browser_by_default(context, site, collector):
+    page = open_page(context, site, collector)
+    drive_journey(page)
+    collector.wait(lambda events: len(events) >= len(JOURNEY))
+
+    assert context.cookies() == []
+    stored = page.evaluate(
+        "async () => [document.cookie, localStorage.length, sessionStorage.length,"
+        " (await indexedDB.databases()).length]"
+    )
+    assert stored == ["", 0, 0, 0]
+
+
+@pytest.mark.parametrize("persistence", ["localStorage", "cookie"])
+def test_persistence_keeps_the_user_across_pages(context, site, collector, persistence):
+    page = open_page(context, site, collector, persistence=persistence)
+    page.evaluate("journeys.identify('user-5')")
+    page.reload()
+
+    events = collector.wait(lambda events: len(events) >= 2)
+    assert kinds(events) == ["pageview", "pageview"]
+    assert [e.get("user_id") for e in events] == [None, "user-5"]
+    cookies = [c["name"] for c in context.cookies()]
+    assert cookies == (["journeys"] if persistence == "cookie" else [])
+
+    page.evaluate("journeys.reset()")
+    page.reload()
+    assert "user_id" not in collector.wait(lambda events: len(events) >= 3)[2]
+
+
+def hidden_page(context, site, collector, init_script=""):
+    """A page whose events wait (long interval, big batches) until it is hidden."""
+    page = open_page(
+        context, site, collector, init_script=init_script, flush_interval=60000, batch_size=100
+    )
+    page.evaluate("journeys.track('search', {interaction_type: 'search'})")
+    page.evaluate(HIDE)
+    return page
+
+
+def test_hidden_page_sends_by_beacon(context, site, collector):
+    page = hidden_page(context, site, collector)
+
+    events = collector.wait(lambda events: len(events) >= 2)
+    assert kinds(events) == ["pageview", "search"]
+    assert collector.requests[0]["headers"]["sec-fetch-mode"] == "no-cors"
+    assert page.evaluate("window.__sent") == [
+        {"via": "beacon", "url": collector.url(f"/events?key={KEY}"), "taken": True}
+    ]
+
+
+@pytest.mark.parametrize(
+    "init_script",
+    [
+        "delete Navigator.prototype.sendBeacon;",
+        "Navigator.prototype.sendBeacon = function () { return false; };",
+    ],
+    ids=["sendBeacon missing", "sendBeacon refuses"],
+)
+def test_fetch_keepalive_without_beacon(context, site, collector, init_script):
+    page = hidden_page(context, site, collector, init_script)
+
+    events = collector.wait(lambda events: len(events) >= 2)
+    assert kinds(events) == ["pageview", "search"]
+    assert collector.requests[0]["headers"]["sec-fetch-mode"] == "cors"
+    sent = page.evaluate("window.__sent")
+    assert sent[-1] == {
+        "via": "fetch",
+        "url": collector.url(f"/events?key={KEY}"),
+        "keepalive": True,
+    }
+
+
+def test_leaving_the_page_sends_what_waits(context, site, collector):
+    page = open_page(context, site, collector, flush_interval=60000, batch_size=100)
+    page.evaluate("journeys.track('search', {interaction_type: 'search'})")
+    page.click("#away")  # a tracked link to another page
+    page.wait_for_url(site.url("/other"))
+
+    events = collector.wait(lambda events: len(events) >= 3)
+    assert kinds(events) == ["pageview", "search", "button_click"]
+    assert events[2]["button_clicked"] == "other_page"
+    assert [r["headers"]["sec-fetch-mode"] for r in collector.requests] == ["no-cors"]
+
+
+def test_closing_the_page_sends_what_waits(context, site, collector):
+    page = open_page(context, site, collector, flush_interval=60000, batch_size=100)
+    page.evaluate("journeys.track('search', {interaction_type: 'search'})")
+    page.close(run_before_unload=True)
+
+    assert kinds(collector.wait(lambda events: len(events) >= 2)) == ["pageview", "search"]
+
+
+@pytest.mark.parametrize("failure", [503, 429, 500, "drop"])
+def test_failed_request_is_sent_again_with_the_same_ids(context, site, collector, failure):
+    collector.plan = [failure]
+    page = open_page(context, site, collector)
+    collector.wait(lambda events: len(events) >= 1)
+    page.evaluate("journeys.track('search', {interaction_type: 'search'})")
+
+    collector.wait(lambda events: len(events) >= 3, timeout=15)
+    first, second = collector.requests[0]["events"], collector.requests[1]["events"]
+    assert kinds(first) == ["pageview"]
+    assert second[0]["event_id"] == first[0]["event_id"]
+    assert second[0]["time"] == first[0]["time"]
+    assert second[0]["sent_at"] > first[0]["sent_at"]
+    assert kinds(collector.events) == ["pageview", "pageview", "search"]
+
+
+def test_too_large_batch_is_halved(context, site, collector):
+    collector.plan = [413]
+    page = open_page(context, site, collector, flush_interval=60000, batch_size=4)
+    for n in range(3):
+        page.evaluate(f"journeys.track('search', {{content_id: 'c{n}'}})")
+
+    collector.wait(lambda events: len(events) >= 8)
+    sizes = [len(r["events"]) for r in collector.requests]
+    assert sizes == [4, 2, 2]
+    ids = [e["event_id"] for e in collector.events]
+    assert ids[4:] == ids[:4]
+
+
+def test_refused_request_is_reported_not_repeated(context, site, collector):
+    collector.plan = [401]
+    page = open_page(context, site, collector, flush_interval=60000)
+
+    assert page.evaluate("journeys.flush()") is True
+    assert len(collector.requests) == 1
+    assert any("1 events refused (401)" in m for m in page.console)
+
+
+def test_batches_stay_small(context, site, collector):
+    page = open_page(context, site, collector, flush_interval=60000, batch_size=3)
+    page.evaluate("for (let i = 0; i < 7; i++) journeys.track('search', {content_id: 'c' + i})")
+
+    events = collector.wait(lambda events: len(events) >= 8)
+    assert [len(r["events"]) for r in collector.requests] == [3, 3, 2]
+    assert kinds(events) == ["pageview"] + ["search"] * 7
+    assert [e["content_id"] for e in events[1:]] == [f"c{i}" for i in range(7)]
+
+
+def test_requests_stay_under_the_keepalive_quota(context, site, collector):
+    page = open_page(context, site, collector, flush_interval=60000, batch_size=500)
+    page.evaluate("journeys.set({location: 'x'.repeat(5000)})")
+    page.evaluate("for (let i = 0; i < 30; i++) journeys.track('search')")
+    assert page.evaluate("journeys.flush()") is True
+
+    events = collector.wait(lambda events: len(events) >= 31)
+    assert kinds(events) == ["pageview"] + ["search"] * 30
+    assert len(collector.requests) > 2
+    assert all(int(r["headers"]["content-length"]) < 60000 for r in collector.requests)
+
+
+DEVICES = [
+    ("Desktop Chrome", "desktop"),
+    ("iPhone 13", "mobile"),
+    ("Pixel 7", "mobile"),
+    ("iPad Pro 11", "tablet"),
+    ("Galaxy Tab S4", "tablet"),
+]
+TV_AGENT = (
+    "Mozilla/5.0 (SMART-TV; LINUX; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "SamsungBrowser/4.0 Chrome/76.0.3809.146 TV Safari/537.36"
+)
+
+
+@pytest.mark.parametrize(("device", "expected"), [*DEVICES, ("tv", "tv")])
+def test_device_type(browser, playwright_driver, site, collector, device, expected):
+    options = {"user_agent": TV_AGENT} if device == "tv" else playwright_driver.devices[device]
+    context = browser.new_context(**options)
+    try:
+        open_page(context, site, collector)
+        [event] = collector.wait(lambda events: len(events) >= 1)
+    finally:
+        context.close()
+    assert event["device_type"] == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "referer", "expected"),
+    [
+        ("/?utm_source=newsletter&utm_medium=email", None, "newsletter"),
+        ("/?utm_source=%0Aevil%0D%0A", None, "evil"),
+        ("/", "https://www.google.com/search?q=movies", "Google"),
+        ("/", "https://mail.google.com/mail/u/0/", "Email"),
+        ("/", "https://t.co/abc", "Twitter"),
+        ("/", "https://www.news.example.org/article", "news.example.org"),
+        ("/", "SITE/other", None),
+    ],
+)
+def test_referral_source(context, site, collector, path, referer, expected):
+    site.pages["/"] = page_html(collector.url("/journeys.js"), key=KEY, flush_interval=50)
+    page = context.new_page()
+    page.goto(site.url(path), referer=referer and referer.replace("SITE", site.origin))
+
+    [event] = collector.wait(lambda events: len(events) >= 1)
+    assert event.get("referral_source") == expected
+    assert page.evaluate("document.referrer") == (referer or "").replace("SITE", site.origin)
+
+
+def test_long_page_url_is_cut_to_the_collector_limit(context, site, collector):
+    open_page(context, site, collector, path="/?q=" + "a" * 3000)
+
+    [event] = collector.wait(lambda events: len(events) >= 1)
+    assert event["page_url"] == (site.url("/?q=") + "a" * 3000)[:2048]
+
+
+def test_calls_before_loading_and_init_by_hand(context, site, collector):
+    head = f"""<script>
+      window.journeys = window.journeys || [];
+      journeys.push(["identify", "user-9"]);
+      journeys.push(["set", {{location: "Berlin"}}]);
+      journeys.push(["track", "search", {{interaction_type: "search"}}]);
+      journeys.push(["init", {{key: "by-hand", endpoint: "{collector.url("/events")}",
+                              flushInterval: 50}}]);
+    </script>"""
+    site.pages["/"] = page_html(collector.url("/journeys.js"), head=head)
+    page = context.new_page()
+    page.goto(site.url("/"))
+
+    events = collector.wait(lambda events: len(events) >= 2)
+    assert kinds(events) == ["search", "pageview"]
+    assert all(e["user_id"] == "user-9" and e["location"] == "Berlin" for e in events)
+    assert collector.requests[0]["query"] == {"key": ["by-hand"]}
+
+
+def test_single_page_app_navigation(context, site, collector):
+    """A new path is a new pageview, whose short page is read to the bottom again."""
+    page = open_page(context, site, collector, height=100)
+    collector.wait(lambda events: len(events) >= 6)
+    page.evaluate("history.pushState({}, '', '/movies/42')")
+    collector.wait(lambda events: len(events) >= 12)
+    page.evaluate("history.replaceState({}, '', '/movies/42?tab=cast')")
+    page.evaluate("history.pushState({}, '', '/movies/43')")
+    collector.wait(lambda events: len(events) >= 18)
+    page.go_back()
+
+    events = collector.wait(lambda events: len(events) >= 24)
+    seen = [
+        (e["event_type"], e.get("scroll_depth"), e["page_url"].removeprefix(site.origin))
+        for e in events
+    ]
+    assert seen == [
+        (kind, depth, url)
+        for url in ("/", "/movies/42", "/movies/43", "/movies/42?tab=cast")
+        for kind, depth in [("pageview", None)] + [("scroll", d) for d in (25, 50, 75, 90, 100)]
+    ]
+
+
+def test_event_ids_without_crypto_random_uuid(context, site, collector):
+    """Outside secure contexts browsers have getRandomValues but not randomUUID."""
+    open_page(context, site, collector, init_script="delete Crypto.prototype.randomUUID;")
+
+    [event] = collector.wait(lambda events: len(events) >= 1)
+    assert uuid.UUID(event["event_id"]).version == 4
+    assert str(uuid.UUID(event["event_id"])) == event["event_id"]
+
+
+def test_opt_out_and_bad_calls(context, site, collector):
+    page = open_page(context, site, collector)
+    collector.wait(lambda events: len(events) >= 1)
+
+    assert page.evaluate("journeys.track('')") is None
+    assert any("track needs an event type" in m for m in page.console)
+    page.evaluate("journeys.optOut()")
+    assert page.evaluate("journeys.track('search')") is None
+    page.evaluate("journeys.optIn()")
+    page.evaluate("journeys.track('search', {content_id: 'after'})")
+    page.evaluate("journeys.flush()")
+
+    events = collector.wait(lambda events: len(events) >= 2)
+    assert kinds(events) == ["pageview", "search"]
+    assert events[1]["content_id"] == "after"
