@@ -295,7 +295,7 @@ def test_device_type(browser, playwright_driver, site, collector, device, expect
     context = browser.new_context(**options)
     try:
         open_page(context, site, collector)
-        [event] = collector.wait(lambda events: len(events) >= 1)
+        event = collector.wait(lambda events: len(events) >= 1)[0]
     finally:
         context.close()
     assert event["device_type"] == expected
