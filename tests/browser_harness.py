@@ -8,7 +8,9 @@ serves the pages a test gives it and ``/journeys.js`` from the package; with
 ``POST /events`` (URL, headers, the decoded JSON) and answers 202 with per-event
 results, or what the test scheduled in :attr:`Site.plan` (a status, or ``"drop"`` to
 close the connection without an answer), with CORS headers for the request's origin.
-The end-to-end tests use the real collector instead.
+The end-to-end tests use the real collector instead; with ``forward_to`` a recording
+site passes each post on to it first and keeps its answer (``"upstream"``), so a
+test can lose the collector's answer on the way back while the events were stored.
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ import json
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from urllib.parse import parse_qs, urlsplit
+
+import uvicorn
+from helpers import stored
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -87,12 +95,20 @@ def page_html(script_src: str, *, head: str = "", height: int = 5000, **data) ->
 class Site:
     """A threaded HTTP server for pages, the snippet and, if asked, recorded events."""
 
-    def __init__(self, host: str, *, port: int | None = None, record: bool = False):
+    def __init__(
+        self,
+        host: str,
+        *,
+        port: int | None = None,
+        record: bool = False,
+        forward_to: str | None = None,
+    ):
         """Serve on 127.0.0.1, named ``host`` in URLs ("localhost" makes another origin)."""
         self.pages: dict[str, str] = {"/other": "<!doctype html><title>other</title>"}
         self.requests: list[dict] = []
         self.plan: list[int | str] = []
         self._record = record
+        self._forward_to = forward_to
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", port or 0), _handler(self))
         self._server.daemon_threads = True
@@ -154,11 +170,13 @@ def _handler(site: Site):
             if not site._record or parts.path != "/events":
                 return self._answer(404, b"not found", "text/plain")
             events = json.loads(body)
+            upstream = site._forward_to and _forward(site._forward_to + self.path, body, self)
             site._add(
                 {
                     "query": parse_qs(parts.query),
                     "headers": {k.lower(): v for k, v in self.headers.items()},
                     "events": events,
+                    "upstream": upstream,
                 }
             )
             answer = site.plan.pop(0) if site.plan else 202
@@ -186,6 +204,17 @@ def _handler(site: Site):
             self.wfile.write(body)
 
     return Handler
+
+
+def _forward(url: str, body: bytes, request: BaseHTTPRequestHandler) -> dict:
+    """Post the body on to ``url`` as the browser sent it; the answer's status and JSON."""
+    headers = {k: request.headers[k] for k in ("Content-Type", "Origin") if k in request.headers}
+    forwarded = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(forwarded, timeout=10) as answer:
+            return {"status": answer.status, "json": json.loads(answer.read())}
+    except urllib.error.HTTPError as error:
+        return {"status": error.code, "json": None}
 
 
 def settle(page) -> None:
@@ -218,3 +247,37 @@ JOURNEY = [
     *[("scroll", {"scroll_depth": depth}) for depth in (25, 50, 75, 90, 100)],
     ("transaction", {"content_id": "m42", "purchase_value": 3.99}),
 ]
+
+
+def wait_stored(db, count: int, *, timeout: float = 30.0, settle: float = 0.0) -> list[dict]:
+    """The stored events once there are ``count``, oldest first; then ``settle`` seconds
+    more to see that no other arrives (AssertionError when there are not that many)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = stored(db, "SELECT * FROM events")
+        if len(rows) >= count or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if settle and len(rows) == count:
+        time.sleep(settle)
+        rows = stored(db, "SELECT * FROM events")
+    assert len(rows) == count, f"expected {count} events in InfluxDB, found {rows}"
+    return rows
+
+
+@contextmanager
+def serve(app, port: int):
+    """Run a Starlette app under uvicorn on 127.0.0.1:port in a thread, as in production."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -4,9 +4,12 @@ These tests check what the snippet sends and how: the events and their fields, t
 request (key, content type, origin, no cookie), the transport (fetch with keepalive
 while the page is visible, sendBeacon when it goes, fetch when sendBeacon is missing
 or refuses), batching, retries with the same event ids, and that nothing is stored in
-the browser unless asked. The page and the collector are two origins. That the
-events arrive in InfluxDB through the real collector is tested in
-``test_browser_collect.py``.
+the browser unless asked. The page and the collector are two origins.
+
+The last tests load the snippet from the real collector (``create_app`` under
+uvicorn, writing to a throwaway InfluxDB) and find the events in InfluxDB: a whole
+journey, the events sent as the page goes, a collector down at first and up later,
+and an answer lost on the way back (the events are stored once).
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from browser_harness import (
     TRANSPORT_LOG,
     Site,
     drive_journey,
+    free_port,
     page_html,
+    serve,
+    wait_stored,
 )
 from playwright.sync_api import sync_playwright
 
@@ -139,6 +145,7 @@ def test_nothing_stored_in_the_browser_by_default(context, site, collector):
 @pytest.mark.parametrize("persistence", ["localStorage", "cookie"])
 def test_persistence_keeps_the_user_across_pages(context, site, collector, persistence):
     page = open_page(context, site, collector, persistence=persistence)
+    collector.wait(lambda events: len(events) >= 1)
     page.evaluate("journeys.identify('user-5')")
     page.reload()
 
@@ -396,3 +403,102 @@ def test_opt_out_and_bad_calls(context, site, collector):
     events = collector.wait(lambda events: len(events) >= 2)
     assert kinds(events) == ["pageview", "search"]
     assert events[1]["content_id"] == "after"
+
+
+# ---- Through the real collector into InfluxDB ----
+
+
+def collector_app(db, tmp_path, page_origin):
+    """The real collector for one site whose pages are at ``page_origin``, writing to db."""
+    from journeys.collect.app import create_app
+    from journeys.collect.settings import CollectorSettings
+    from journeys.collect.settings import Site as SiteSettings
+
+    from journeys.config import Settings
+
+    settings = CollectorSettings(
+        sites=(SiteSettings("shop", keys=(KEY,), origins=(page_origin,)),),
+        influxdb=Settings(url=db.url, database=db.database),
+        spool=tmp_path / "spool",
+        interval=0.1,
+    )
+    return create_app(settings)
+
+
+@pytest.fixture
+def real_collector(db, tmp_path, site):
+    with serve(collector_app(db, tmp_path, site.origin), free_port()) as origin:
+        yield origin
+
+
+def real_page(context, site, script_src, **data):
+    site.pages["/"] = page_html(script_src, key=KEY, flush_interval=50, **data)
+    page = context.new_page()
+    page.add_init_script(TRANSPORT_LOG)
+    page.goto(site.url("/"))
+    return page
+
+
+def test_journey_arrives_in_influxdb(context, site, real_collector, db):
+    page = real_page(context, site, real_collector + "/journeys.js")
+    drive_journey(page)
+
+    rows = wait_stored(db, len(JOURNEY), settle=1.0)
+    assert sorted(
+        (r["event_type"], r["scroll_depth"], r["button_clicked"], r["content_id"]) for r in rows
+    ) == sorted(
+        (kind, fields.get("scroll_depth"), fields.get("button_clicked"), fields.get("content_id"))
+        for kind, fields in JOURNEY
+    )
+    assert [r["purchase_value"] for r in rows if r["event_type"] == "transaction"] == [3.99]
+    assert sorted(r["user_id"] or "" for r in rows) == [""] + ["user-17"] * (len(JOURNEY) - 1)
+    ids = [r["event_id"] for r in rows]
+    assert len(set(ids)) == len(JOURNEY)
+    assert all(uuid.UUID(i).version == 4 for i in ids)
+    assert {r["page_url"] for r in rows} == {site.url("/")}
+    assert {r["device_type"] for r in rows} == {"desktop"}
+    assert {r["referral_source"] for r in rows} == {"Direct"}
+    assert all(r["received_at"] > 0 for r in rows)
+
+
+def test_leaving_the_page_stores_what_waits(context, site, real_collector, db):
+    page = real_page(
+        context, site, real_collector + "/journeys.js", flush_interval=60000, batch_size=100
+    )
+    page.evaluate("journeys.track('search', {interaction_type: 'search'})")
+    page.click("#away")
+    page.wait_for_url(site.url("/other"))
+
+    rows = wait_stored(db, 3, settle=1.0)
+    assert sorted(r["event_type"] for r in rows) == ["button_click", "pageview", "search"]
+
+
+def test_collector_down_then_up_stores_each_event_once(context, site, db, tmp_path):
+    port = free_port()
+    page = real_page(
+        context, site, site.url("/journeys.js"), endpoint=f"http://127.0.0.1:{port}/events"
+    )
+    page.evaluate("journeys.track('search', {interaction_type: 'search'})")
+    page.wait_for_function("window.__sent.length >= 1")  # a first attempt failed
+
+    with serve(collector_app(db, tmp_path, site.origin), port):
+        rows = wait_stored(db, 2, settle=2.0)
+    assert sorted(r["event_type"] for r in rows) == ["pageview", "search"]
+    assert page.evaluate("window.__sent.length") >= 2
+
+
+def test_lost_answer_is_retried_and_stored_once(context, site, real_collector, db):
+    with Site("127.0.0.1", record=True, forward_to=real_collector) as proxy:
+        proxy.plan = [503]  # the collector stored the events; the browser hears 503
+        page = real_page(
+            context, site, real_collector + "/journeys.js", endpoint=proxy.url("/events")
+        )
+        proxy.wait(lambda events: len(events) >= 2, timeout=15)
+        rows = wait_stored(db, 1, settle=1.0)
+
+    first, second = proxy.requests[0], proxy.requests[1]
+    assert first["events"][0]["event_id"] == second["events"][0]["event_id"]
+    assert first["upstream"]["status"] == second["upstream"]["status"] == 202
+    assert second["upstream"]["json"]["duplicates"] == 1
+    assert [r["event_id"] for r in rows] == [first["events"][0]["event_id"]]
+    assert page.evaluate("journeys.flush()") is True
