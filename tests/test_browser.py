@@ -160,6 +160,23 @@ def test_persistence_keeps_the_user_across_pages(context, site, collector, persi
     assert "user_id" not in collector.wait(lambda events: len(events) >= 3)[2]
 
 
+def test_events_unsent_when_the_page_goes_are_sent_by_the_next(context, site, collector):
+    """With localStorage persistence, what a failing collector did not take is kept."""
+    collector.plan = [503, 503]  # the pageview, then the beacon as the page goes
+    page = open_page(context, site, collector, persistence="localStorage")
+    collector.wait(lambda events: len(events) >= 1)
+    page.evaluate("journeys.track('search', {interaction_type: 'search'})")
+    page.goto(site.url("/other"))
+    collector.wait(lambda events: len(events) >= 3)
+    assert len(page.evaluate("JSON.parse(localStorage.getItem('journeys.unsent'))")) == 2
+
+    page.goto(site.url("/"))
+    events = collector.wait(lambda events: len(events) >= 6)
+    assert kinds(events) == ["pageview", "pageview", "search", "pageview", "search", "pageview"]
+    assert [e["event_id"] for e in events[3:5]] == [e["event_id"] for e in events[1:3]]
+    assert page.evaluate("localStorage.getItem('journeys.unsent')") is None
+
+
 def hidden_page(context, site, collector, init_script=""):
     """A page whose events wait (long interval, big batches) until it is hidden."""
     page = open_page(
@@ -331,10 +348,10 @@ def test_referral_source(context, site, collector, path, referer, expected):
 
 
 def test_long_page_url_is_cut_to_the_collector_limit(context, site, collector):
-    open_page(context, site, collector, path="/?q=" + "a" * 3000)
+    open_page(context, site, collector, path="/?q=" + "a" * 5000)
 
     [event] = collector.wait(lambda events: len(events) >= 1)
-    assert event["page_url"] == (site.url("/?q=") + "a" * 3000)[:2048]
+    assert event["page_url"] == (site.url("/?q=") + "a" * 5000)[:4096]
 
 
 def test_calls_before_loading_and_init_by_hand(context, site, collector):
@@ -413,7 +430,6 @@ def collector_app(db, tmp_path, page_origin):
     from journeys.collect.app import create_app
     from journeys.collect.settings import CollectorSettings
     from journeys.collect.settings import Site as SiteSettings
-
     from journeys.config import Settings
 
     settings = CollectorSettings(

@@ -65,17 +65,19 @@
  * lasts as long as the page. With "localStorage" or "cookie" (a first-party cookie
  * "journeys", one year) the user id and the opt-out are kept across pages.
  *
- * Limitation: events still waiting when the page goes are handed to sendBeacon once;
- * if the collector is down at that moment they are lost. Keeping them in localStorage
- * (when persistence allows it) and sending them again on the next page, where the
- * collector drops the duplicates by event_id, would fix it.
+ * A page that goes while the collector fails (its last request was not answered)
+ * hands what waits to sendBeacon all the same; with "localStorage" it also keeps
+ * those events ("journeys.unsent") and the next page of the site sends them again,
+ * with their ids and times: the collector stores at most one of each.
+ * Limitation: without localStorage persistence those events are lost when the beacon
+ * finds the collector down too; only storage could keep them, which the site must ask.
  */
 (() => {
   "use strict";
 
   const MAX_REQUEST_BYTES = 60000;
   const MAX_WAITING = 1000; // events kept while the collector cannot be reached
-  const MAX_URL = 2048; // the collector's limit for page_url
+  const MAX_URL = 4096; // the collector's limit for page_url
   const MAX_TAG = 256; // and for the tags referral_source and device_type
   const DEFAULTS = {
     key: null,
@@ -195,6 +197,30 @@
       log("stored state unreadable, ignored", e);
     }
     return {};
+  }
+
+  // Events the next page sends again (localStorage only: a cookie is too small).
+  function keepUnsent(events) {
+    if (!config || config.persistence !== "localStorage") return;
+    try {
+      const old = JSON.parse(localStorage.getItem("journeys.unsent") || "[]");
+      const kept = old.concat(events).slice(-MAX_WAITING);
+      localStorage.setItem("journeys.unsent", JSON.stringify(kept));
+    } catch (e) {
+      log("unsent events not stored", e);
+    }
+  }
+
+  function takeUnsent() {
+    if (config.persistence !== "localStorage") return [];
+    try {
+      const events = JSON.parse(localStorage.getItem("journeys.unsent") || "[]");
+      localStorage.removeItem("journeys.unsent");
+      return Array.isArray(events) ? events : [];
+    } catch (e) {
+      log("unsent events unreadable, ignored", e);
+      return [];
+    }
   }
 
   function save() {
@@ -328,6 +354,7 @@
     timer = 0;
     const events = queue;
     queue = [];
+    if (failures) keepUnsent(events); // the collector failed: the beacon may fail too
     for (const request of bodies(events, Math.min(config.batchSize, batchCap))) {
       const blob = new Blob([request.body], { type: "text/plain;charset=UTF-8" });
       if (navigator.sendBeacon && navigator.sendBeacon(url(), blob)) {
@@ -472,6 +499,8 @@
     // identify() before init wins over the stored user, and is stored now.
     const stored = load();
     if (stored.opted_out) optedOut = true;
+    const unsent = takeUnsent();
+    if (!optedOut) queue = unsent.concat(queue);
     if (c.userId) userId = String(c.userId);
     if (!userId && stored.user_id) userId = stored.user_id;
     if (userId) save();
