@@ -32,11 +32,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def config(url: str, database: str, spool: Path, **sections) -> dict:
+def config(url: str, database: str, folder: Path, **sections) -> dict:
     """The tables of a collector configuration for tests; ``sections`` override parts."""
     data = {
         "influxdb": {"url": url, "database": database, "interval": 0.05},
-        "spool": {"folder": str(spool)},
+        "spool": {"folder": str(folder)},
         "sites": {
             "shop": {"keys": [KEY], "origins": [ORIGIN, "https://*.shop.example.com"]},
             "app": {"keys": [OTHER_KEY]},

@@ -87,15 +87,15 @@ from journeys.collect.keys import KeyRing, TokenBucket
 from journeys.collect.settings import CollectorSettings
 from journeys.collect.store import EventStore, StoreError, StoreFull
 
-__all__ = ["STATIC", "create_app"]
+__all__ = ["STATIC", "Collector", "create_app"]
 
 logger = logging.getLogger(__name__)
 
 #: The folder of the files the collector serves (the browser snippet).
 STATIC = Path(__file__).parent / "static"
 
-#: Seconds a client is asked to wait after a disk error of the queue.
-STORE_ERROR_RETRY = 5
+#: Seconds /health answers 503 after the queue failed to write to disk.
+STORE_ERROR_SPELL = 10.0
 
 #: Seconds a health check's view of InfluxDB is reused, so that a load balancer
 #: polling /health does not ping InfluxDB on every poll.
@@ -356,14 +356,14 @@ class _Events:
             try:
                 stored = await collector.store.put(key.site, [result.row for result in accepted])
             except StoreFull as exc:
-                retry = TokenBucket.retry_after(exc.retry_after)
-                await self._unavailable(send, cors, retry, "the collector's queue is full")
+                text = "the collector's queue is full"
+                await self._unavailable(send, cors, max(1, int(exc.retry_after)), text)
                 return
             except StoreError as exc:
                 collector.store_failed_at = time.monotonic()
                 logger.error("the queue refused %d event(s): %s", len(accepted), exc)
                 text = "the collector cannot keep events on disk right now"
-                await self._unavailable(send, cors, STORE_ERROR_RETRY, text)
+                await self._unavailable(send, cors, max(1, int(exc.retry_after)), text)
                 return
 
         await _answer(send, 202, self._results(checked, stored), cors)
@@ -543,11 +543,12 @@ async def _health(collector: Collector) -> Response:
         problems.append("the queue is not open")
     else:
         stats = store.stats()
+        stats.pop("path", None)  # a public answer names no file of the server
         if stats.get("pending", 0) >= settings.max_spool_events:
             problems.append("the queue holds its most events")
         if stats.get("bytes", 0) >= settings.max_spool_bytes:
             problems.append("the queue holds its most bytes")
-    if time.monotonic() - collector.store_failed_at < 2 * STORE_ERROR_RETRY:
+    if time.monotonic() - collector.store_failed_at < STORE_ERROR_SPELL:
         problems.append("the queue failed to write to disk in the last seconds")
 
     forwarder = collector.forwarder
@@ -564,11 +565,7 @@ async def _health(collector: Collector) -> Response:
         "problems": problems,
         "uptime": round(time.time() - collector.started, 1),
         "sites": [site.name for site in settings.sites],
-        "store": {
-            **stats,
-            "max_events": settings.max_spool_events,
-            "max_bytes": settings.max_spool_bytes,
-        },
+        "store": stats,
         "forwarder": forwarding,
         "influxdb": await collector.influxdb_state(),
         "rejected": dict(rejected),
