@@ -448,7 +448,7 @@ def real_collector(db, tmp_path, site):
 
 
 def real_page(context, site, script_src, **data):
-    site.pages["/"] = page_html(script_src, key=KEY, flush_interval=50, **data)
+    site.pages["/"] = page_html(script_src, **{"key": KEY, "flush_interval": 50, **data})
     page = context.new_page()
     page.add_init_script(TRANSPORT_LOG)
     page.goto(site.url("/"))
