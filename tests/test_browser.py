@@ -28,8 +28,10 @@ from browser_harness import (
     free_port,
     page_html,
     serve,
+    settle,
     wait_stored,
 )
+from helpers import stored
 from playwright.sync_api import sync_playwright
 
 KEY = "site-key-1"
@@ -396,6 +398,75 @@ def test_single_page_app_navigation(context, site, collector):
     ]
 
 
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            {"scroll": "50,100"},
+            [("pageview", None), ("button_click", None), ("scroll", 50), ("scroll", 100)],
+        ),
+        ({"scroll": "false"}, [("pageview", None), ("button_click", None)]),
+        ({"pageview": "false", "clicks": "false"}, [("scroll", d) for d in (25, 50, 75, 90, 100)]),
+    ],
+)
+def test_script_tag_options(context, site, collector, data, expected):
+    page = open_page(context, site, collector, **data)
+    page.click("#label")
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    settle(page)
+    page.evaluate("journeys.flush()")
+
+    events = collector.wait(lambda events: len(events) >= len(expected))
+    assert [(e["event_type"], e.get("scroll_depth")) for e in events] == expected
+
+
+def test_page_set_and_reset(context, site, collector):
+    page = open_page(context, site, collector, user_id="user-3")
+    page.evaluate("journeys.set({location: 'Lyon', content_id: 'm1'})")
+    page.evaluate("journeys.page({content_id: 'm2', page_url: 'https://shop.example/virtual'})")
+    page.evaluate("journeys.set({content_id: null})")
+    page.evaluate("journeys.track('search')")
+    page.evaluate("journeys.reset()")
+    page.evaluate("journeys.track('search')")
+
+    events = collector.wait(lambda events: len(events) >= 4)
+    fields = [
+        {k: e.get(k) for k in ("event_type", "user_id", "location", "content_id", "page_url")}
+        for e in events
+    ]
+    here = site.url("/")
+    assert fields == [
+        {
+            "event_type": "pageview",
+            "user_id": "user-3",
+            "location": None,
+            "content_id": None,
+            "page_url": here,
+        },
+        {
+            "event_type": "pageview",
+            "user_id": "user-3",
+            "location": "Lyon",
+            "content_id": "m2",
+            "page_url": "https://shop.example/virtual",
+        },
+        {
+            "event_type": "search",
+            "user_id": "user-3",
+            "location": "Lyon",
+            "content_id": None,
+            "page_url": here,
+        },
+        {
+            "event_type": "search",
+            "user_id": None,
+            "location": None,
+            "content_id": None,
+            "page_url": here,
+        },
+    ]
+
+
 def test_event_ids_without_crypto_random_uuid(context, site, collector):
     """Outside secure contexts browsers have getRandomValues but not randomUUID."""
     open_page(context, site, collector, init_script="delete Crypto.prototype.randomUUID;")
@@ -518,3 +589,31 @@ def test_lost_answer_is_retried_and_stored_once(context, site, real_collector, d
     assert second["upstream"]["json"]["duplicates"] == 1
     assert [r["event_id"] for r in rows] == [first["events"][0]["event_id"]]
     assert page.evaluate("journeys.flush()") is True
+
+
+def test_refused_event_is_reported_and_the_others_stored(context, site, real_collector, db):
+    page = real_page(context, site, real_collector + "/journeys.js")
+    console = []
+    page.on("console", lambda message: console.append(message.text))
+    page.evaluate("journeys.track('scroll', {scroll_depth: 150})")
+    page.evaluate("journeys.track('search', {interaction_type: 'search'})")
+    assert page.evaluate("journeys.flush()") is True
+
+    rows = wait_stored(db, 2, settle=1.0)
+    assert sorted(r["event_type"] for r in rows) == ["pageview", "search"]
+    assert any("scroll event refused: scroll_depth" in m for m in console), console
+
+
+def test_page_of_another_origin_is_refused(context, site, db, tmp_path):
+    """The collector answers 403 without CORS headers, so the page cannot read it: to the
+    snippet it is a failed request, kept for a retry, and Chromium says why."""
+    app = collector_app(db, tmp_path, "https://shop.example.com")
+    with serve(app, free_port()) as origin:
+        page = real_page(context, site, origin + "/journeys.js")
+        console = []
+        page.on("console", lambda message: console.append(message.text))
+        page.evaluate("journeys.track('search')")
+        assert page.evaluate("journeys.flush()") is False
+
+        assert any("CORS" in m for m in console), console
+        assert stored(db, "SELECT * FROM events") == []

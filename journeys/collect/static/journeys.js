@@ -60,6 +60,9 @@
  * at once by navigator.sendBeacon, which the browser delivers after the page is gone,
  * or by fetch with keepalive where sendBeacon is missing or refuses (too big). Requests
  * stay under 60 000 bytes, below the 64 KiB browsers allow such requests.
+ * An origin the key does not allow gets its 403 without CORS headers, so the browser
+ * hides it: the console shows a CORS error, and the snippet, which cannot tell it from
+ * a network failure, retries at most every 30 s.
  *
  * Privacy. Without persistence nothing is written to cookies or storage: the user id
  * lasts as long as the page. With "localStorage" or "cookie" (a first-party cookie
