@@ -280,6 +280,17 @@ def test_refused_request_is_reported_not_repeated(context, site, collector):
     assert any("1 events refused (401)" in m for m in page.console)
 
 
+def test_events_waiting_for_a_collector_that_is_down_are_bounded(context, site):
+    """Past 1000 waiting events the oldest go, and the console says how many."""
+    page = open_page(context, site, site, endpoint=f"http://127.0.0.1:{free_port()}/events")
+    page.wait_for_function("window.__sent.length >= 1")  # the pageview failed
+    page.evaluate("for (let i = 0; i < 1005; i++) journeys.track('search')")
+
+    dropped = [m for m in page.console if "oldest events dropped" in m]
+    assert len(dropped) == 6
+    assert page.evaluate("window.__sent.length") == 1
+
+
 def test_batches_stay_small(context, site, collector):
     page = open_page(context, site, collector, flush_interval=60000, batch_size=3)
     page.evaluate("for (let i = 0; i < 7; i++) journeys.track('search', {content_id: 'c' + i})")

@@ -46,9 +46,15 @@
  * re-sent event once), time (ms since the epoch, this clock), page_url (location
  * without its #fragment, which may hold tokens), device_type (guessed from the user
  * agent and screen), referral_source (utm_source of the page's URL, else the name or
- * host of another site that linked here, else "Direct" when nothing did), user_id
- * after identify, the set() fields and the call's fields. Each request stamps sent_at
- * on its events, so the collector can correct a client clock that is wrong.
+ * host of another site that linked here, else "Direct" when nothing did; none when a
+ * page of this site did), user_id after identify, the set() fields and the call's
+ * fields. Each request stamps sent_at on its events, so the collector can correct a
+ * client clock that is wrong.
+ *
+ * Limitation: a visitor who has not been identified sends no user_id, so analyses by
+ * user cannot follow anonymous visits from page to page, and the second page of a visit
+ * does not know where the visit came from. The schema has no anonymous id; one (kept
+ * under persistence, with the visit's source) would fix both.
  *
  * Sending. Events wait until batchSize of them do, or flushInterval ms after the first;
  * then they go as one text/plain JSON array with the key in the URL (a "simple"
@@ -109,6 +115,7 @@
   let failures = 0; // failed requests in a row, for the pause before the next
   let batchCap = Infinity; // lowered when the collector answers 413
   let reached = {}; // scroll thresholds reported on this page
+  let frame = 0; // the animation frame that will look at the scroll position
   let path = location.pathname;
 
   // ---- helpers ----
@@ -413,8 +420,14 @@
     return event.event_id;
   }
 
+  // Scroll events come by the dozen a second: look at the position once per frame.
+  function onScroll() {
+    if (!frame) frame = requestAnimationFrame(() => { frame = 0; checkScroll(); });
+  }
+
   function checkScroll() {
-    if (!config || !config.scroll.length || document.readyState === "loading") return;
+    if (!config || document.readyState === "loading") return;
+    if (config.scroll.every((threshold) => reached[threshold])) return;
     const doc = document.documentElement;
     const height = Math.max(doc.scrollHeight, document.body ? document.body.scrollHeight : 0);
     const seen = window.scrollY + window.innerHeight + 1; // 1 px for rounding at zoom
@@ -510,8 +523,8 @@
 
     if (c.pageview) track("pageview");
     if (c.clicks) document.addEventListener("click", onClick, true);
-    addEventListener("scroll", checkScroll, { passive: true });
-    addEventListener("resize", checkScroll, { passive: true });
+    addEventListener("scroll", onScroll, { passive: true });
+    addEventListener("resize", onScroll, { passive: true });
     if (document.readyState === "complete") checkScroll();
     else addEventListener("load", checkScroll);
     if (c.spa) {
