@@ -5,6 +5,10 @@ schema (:mod:`journeys.collect.contract`), keeps the accepted ones durably on di
 (:mod:`journeys.collect.store`) before it answers, and writes them to InfluxDB in
 batches through the toolkit's writer in the background
 (:mod:`journeys.collect.forward`). ``journeys collect`` runs it.
+
+Web pages load the browser snippet the service serves at ``/journeys.js``
+(``static/journeys.js``, documented at its top): it records pageviews, scroll
+depth and marked clicks, adds the page's own events, and sends them in batches.
 """
 
 from importlib import import_module

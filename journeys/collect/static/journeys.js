@@ -313,7 +313,9 @@
   function pause(response) {
     const after = response && Number(response.headers.get("Retry-After"));
     if (after > 0) return after * 1000;
-    return Math.min(30000, 1000 * 2 ** failures) * (0.5 + Math.random() / 2);
+    // 1 s, 2 s, 4 s ... up to 30 s, each shortened at random by up to half, so that
+    // the pages a collector's outage failed do not all come back at the same moment.
+    return Math.min(30000, 1000 * 2 ** (failures - 1)) * (0.5 + Math.random() / 2);
   }
 
   function schedule(delay) {
