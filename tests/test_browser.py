@@ -478,6 +478,26 @@ def test_page_set_and_reset(context, site, collector):
     ]
 
 
+def test_snippet_twice_on_a_page_counts_once(context, site, collector):
+    src = collector.url("/journeys.js")
+    twice = f'<script src="{src}" data-key="{KEY}" data-flush-interval="50"></script>'
+    page = open_page(context, site, collector, head=twice)
+    page.evaluate("journeys.track('search')")
+    page.evaluate("journeys.flush()")
+
+    assert kinds(collector.wait(lambda events: len(events) >= 2)) == ["pageview", "search"]
+    assert any("journeys.js is on this page twice" in m for m in page.console)
+
+
+def test_debug_logs_events_and_answers(context, site, collector):
+    page = open_page(context, site, collector, debug="true")
+    collector.wait(lambda events: len(events) >= 1)
+    page.evaluate("journeys.flush()")
+
+    assert any(m.startswith("journeys: event") for m in page.console), page.console
+    assert any(m == "journeys: answer 202" for m in page.console), page.console
+
+
 def test_event_ids_without_crypto_random_uuid(context, site, collector):
     """Outside secure contexts browsers have getRandomValues but not randomUUID."""
     open_page(context, site, collector, init_script="delete Crypto.prototype.randomUUID;")

@@ -84,6 +84,12 @@
 (() => {
   "use strict";
 
+  // A page that includes the snippet twice must not count everything twice.
+  if (window.journeys && window.journeys.version) {
+    console.warn("journeys: journeys.js is on this page twice; the second does nothing");
+    return;
+  }
+
   const MAX_REQUEST_BYTES = 60000;
   const MAX_WAITING = 1000; // events kept while the collector cannot be reached
   const MAX_URL = 4096; // the collector's limit for page_url
@@ -557,6 +563,7 @@
   }
 
   const api = {
+    version: "1",
     init,
     track,
     page: (fields) => track("pageview", fields),
