@@ -222,6 +222,17 @@ def test_fetch_keepalive_without_beacon(context, site, collector, init_script):
     }
 
 
+def test_hidden_page_keeps_what_fetch_failed_to_send(context, site, collector):
+    """Without sendBeacon, a failure seen while the page is hidden is sent again."""
+    collector.plan = [503]
+    hidden_page(context, site, collector, "delete Navigator.prototype.sendBeacon;")
+
+    collector.wait(lambda events: len(events) >= 4)
+    first, second = collector.requests[0]["events"], collector.requests[1]["events"]
+    assert kinds(first) == kinds(second) == ["pageview", "search"]
+    assert [e["event_id"] for e in first] == [e["event_id"] for e in second]
+
+
 def test_leaving_the_page_sends_what_waits(context, site, collector):
     page = open_page(context, site, collector, flush_interval=60000, batch_size=100)
     page.evaluate("journeys.track('search', {interaction_type: 'search'})")

@@ -262,25 +262,30 @@
     return u.href;
   }
 
-  // The events as request bodies: at most `cap` events and MAX_REQUEST_BYTES each
-  // (an event bigger than that alone goes alone; the collector says why it refuses it).
+  // The events as requests { body, events, size }: at most `cap` events and
+  // MAX_REQUEST_BYTES each (an event bigger than that goes alone; the collector says
+  // why it refuses it).
   function bodies(events, cap) {
     const sentAt = Date.now();
     const out = [];
     let parts = [];
     let size = 2;
-    for (const event of events) {
+    const close = (end) => {
+      const body = `[${parts.join(",")}]`;
+      out.push({ body, events: events.slice(end - parts.length, end), size });
+    };
+    events.forEach((event, i) => {
       const json = JSON.stringify({ ...event, sent_at: sentAt });
       const bytes = encoder.encode(json).length + 1;
       if (parts.length && (parts.length >= cap || size + bytes > MAX_REQUEST_BYTES)) {
-        out.push({ body: `[${parts.join(",")}]`, count: parts.length, size });
+        close(i);
         parts = [];
         size = 2;
       }
       parts.push(json);
       size += bytes;
-    }
-    if (parts.length) out.push({ body: `[${parts.join(",")}]`, count: parts.length, size });
+    });
+    if (parts.length) close(events.length);
     return out;
   }
 
@@ -337,7 +342,7 @@
     timer = 0;
 
     const request = bodies(queue, Math.min(config.batchSize, batchCap))[0];
-    const count = request.count;
+    const count = request.events.length;
     const batch = queue.splice(0, count);
     let response = null;
     log("sending", count, "events");
@@ -376,15 +381,24 @@
     for (const request of bodies(events, Math.min(config.batchSize, batchCap))) {
       const blob = new Blob([request.body], { type: "text/plain;charset=UTF-8" });
       if (navigator.sendBeacon && navigator.sendBeacon(url(), blob)) {
-        log("beacon", request.count, "events");
+        log("beacon", request.events.length, "events");
         continue;
       }
-      // Over the keepalive quota the fetch is refused at once: then try a plain one,
-      // which arrives if the page was only hidden.
-      log("keepalive fetch", request.count, "events");
+      // Over the keepalive quota the fetch is refused at once: then try a plain one.
+      // A failure seen here means the page was only hidden (code still runs): keep them.
+      log("keepalive fetch", request.events.length, "events");
       post(request)
         .catch(() => post(request, false))
-        .catch((e) => log("not sent", e));
+        .then((response) => outcome(response, request.events))
+        .then((result) => {
+          if (result !== "done") throw new Error(`the collector answered: ${result}`);
+        })
+        .catch((e) => {
+          log("not sent", e);
+          queue = request.events.concat(queue);
+          failures += 1;
+          schedule(pause(null));
+        });
     }
   }
 
