@@ -24,8 +24,10 @@
  *   identify(userId)     put user_id on every later event
  *   set(fields)          put these fields on every later event (null removes one)
  *   reset()              forget the user and the set() fields (on logout)
- *   flush()              send what waits now; a Promise of true once all was answered
+ *   flush()              send what waits now; a Promise of true once all was answered,
+ *                        false when a failure left some for a later retry
  *   optOut(), optIn()    stop recording (dropping what waits), and start again
+ *   version              "1"; a second copy of the script on the page does nothing
  * Calls made before the script has run can wait in an array, replayed in order:
  *   window.journeys = window.journeys || []; journeys.push(["identify", "user-17"]);
  *
@@ -65,7 +67,9 @@
  * When the page is hidden or unloaded (visibilitychange, pagehide) whatever waits goes
  * at once by navigator.sendBeacon, which the browser delivers after the page is gone,
  * or by fetch with keepalive where sendBeacon is missing or refuses (too big). Requests
- * stay under 60 000 bytes, below the 64 KiB browsers allow such requests.
+ * stay under 60 000 bytes, below the 64 KiB browsers allow such requests. At most
+ * 1000 events wait for a collector that cannot be reached; past that the oldest go,
+ * and the console says how many.
  * An origin the key does not allow gets its 403 without CORS headers, so the browser
  * hides it: the console shows a CORS error, and the snippet, which cannot tell it from
  * a network failure, retries at most every 30 s.
