@@ -5,6 +5,9 @@
  *
  *   <script async src="https://collector.example/journeys.js" data-key="WRITE_KEY"></script>
  *
+ * (a page with a Content-Security-Policy must allow the collector's origin in both
+ * script-src and connect-src; beacons count as connections).
+ *
  * With no other code it records
  *   - "pageview" when the page loads, and when a single-page app changes path;
  *   - "scroll" with scroll_depth = T the first time the bottom of the visitor's view
