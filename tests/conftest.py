@@ -42,3 +42,14 @@ def db(influx_server):
     yield client
     client.influxql(f'DROP DATABASE "{name}"', method="POST")
     client.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    """Debian's chromium, which the browser tests drive through playwright."""
+    if not os.access(CHROMIUM, os.X_OK):
+        _missing(f"{CHROMIUM} is not installed (Debian package chromium)")
+    return CHROMIUM

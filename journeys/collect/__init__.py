@@ -9,6 +9,9 @@ batches through the toolkit's writer in the background
 The service itself is :func:`~journeys.collect.app.create_app`, a Starlette app
 made from the checked TOML configuration of :mod:`journeys.collect.settings`;
 who may post, from which pages and how often is :mod:`journeys.collect.keys`.
+Web pages load the browser snippet the service serves at ``/journeys.js``
+(``static/journeys.js``, documented at its top): it records pageviews, scroll
+depth and marked clicks, adds the page's own events, and sends them in batches.
 """
 
 from importlib import import_module
