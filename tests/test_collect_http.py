@@ -100,7 +100,7 @@ def test_a_batch_is_answered_event_by_event(db, tmp_path):
     ]
     assert [r.get("field") for r in results] == [None, "scroll_depth", "colour", None, None]
     assert all(r["reason"] for r in results if r["status"] == "rejected")
-    assert health["rejected"] == {"scroll_depth": 1, "colour": 1, "(event)": 1}
+    assert health["rejected"] == {"scroll_depth": 1, "(unknown key)": 1, "(event)": 1}
     assert sorted(events_in(db)["user_id"]) == ["a", "d"]
 
 

@@ -1,0 +1,51 @@
+"""The collector attacked as a stranger would: inputs found to break it, over real HTTP.
+
+Each test is a defect that was found by posting to a real uvicorn in front of a
+real throwaway InfluxDB, kept here so that it stays fixed.
+"""
+
+from __future__ import annotations
+
+import json
+
+import requests
+from collect_server import KEY, running, settings_for
+
+
+def post(url: str, body: bytes | str) -> requests.Response:
+    data = body.encode() if isinstance(body, str) else body
+    return requests.post(
+        f"{url}/events?key={KEY}",
+        data=data,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+
+
+def test_a_lone_surrogate_as_a_key_is_answered_and_health_stays_up(db, tmp_path):
+    # json.loads makes "\ud83d" a lone surrogate, which UTF-8 cannot encode: once a
+    # 500, and /health a 500 for the life of the process, since it lists the key.
+    body = '[{"event_type": "x", "\\ud83d": 1}, {"event_type": "pageview"}]'
+
+    with running(settings_for(db, tmp_path)) as (url, _):
+        answer = post(url, body)
+        health = requests.get(f"{url}/health", timeout=10)
+
+    assert answer.status_code == 202, answer.text
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "accepted"]
+    assert "is not a key of an event" in results[0]["reason"]
+    assert health.status_code == 200, health.text
+
+
+def test_unknown_keys_are_counted_together_not_one_count_each(db, tmp_path):
+    # Each distinct unknown key used to get its own counter, kept for the life of
+    # the process and listed in /health: memory and answers without bound.
+    body = json.dumps([{"event_type": "x", f"k{n:04d}": 1} for n in range(300)])
+
+    with running(settings_for(db, tmp_path)) as (url, _):
+        answer = post(url, body)
+        health = requests.get(f"{url}/health", timeout=10).json()
+
+    assert answer.json()["rejected"] == 300
+    assert health["rejected"] == {"(unknown key)": 300}
