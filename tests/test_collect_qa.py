@@ -10,6 +10,9 @@ import json
 
 import requests
 from collect_server import KEY, running, settings_for
+from test_collect_cli import config_text
+
+from journeys.collect.settings import load_settings
 
 
 def post(url: str, body: bytes | str) -> requests.Response:
@@ -49,3 +52,14 @@ def test_unknown_keys_are_counted_together_not_one_count_each(db, tmp_path):
 
     assert answer.json()["rejected"] == 300
     assert health["rejected"] == {"(unknown key)": 300}
+
+
+def test_the_settings_repr_does_not_show_a_password_in_the_address(tmp_path):
+    path = tmp_path / "collector.toml"
+    path.write_text(config_text("http://reader:pw-in-url-7c41@influx:8086", "shop", 9100))
+    path.chmod(0o600)
+
+    settings = load_settings(path)
+
+    assert "pw-in-url-7c41" not in repr(settings)
+    assert "url='http://reader:***@influx:8086'" in repr(settings.influxdb)

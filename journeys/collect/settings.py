@@ -54,6 +54,7 @@ import math
 import re
 import stat
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,8 +177,12 @@ class CollectorSettings:
         ]
 
     def secrets(self) -> tuple[str, ...]:
-        """The credentials that must never be shown: the token and the password."""
-        return tuple(s for s in (self.influxdb.token, self.influxdb.password) if s)
+        """The credentials that must never be shown: the token and the passwords.
+
+        A password may also be written into the address (``http://user:pw@host``).
+        """
+        in_url = urllib.parse.urlsplit(self.influxdb.url or "").password
+        return tuple(s for s in (self.influxdb.token, self.influxdb.password, in_url) if s)
 
     def connect(self, *, timeout: float | None = None) -> InfluxDB:
         """A connection to the configured InfluxDB, without retries of its own.
