@@ -6,12 +6,15 @@ real throwaway InfluxDB, kept here so that it stays fixed.
 
 from __future__ import annotations
 
+import gzip
 import json
 
+import pytest
 import requests
 from collect_server import KEY, running, settings_for
 from test_collect_cli import config_text
 
+from journeys.collect.contract import BodyError, Limits, parse_body
 from journeys.collect.settings import load_settings
 
 
@@ -63,3 +66,23 @@ def test_the_settings_repr_does_not_show_a_password_in_the_address(tmp_path):
 
     assert "pw-in-url-7c41" not in repr(settings)
     assert "url='http://reader:***@influx:8086'" in repr(settings.influxdb)
+
+
+def test_a_body_of_thousands_of_gzip_members_is_refused_at_once():
+    # 1 MiB of empty gzip members took the event loop two seconds to inflate.
+    member = gzip.compress(b" ")
+    body = member * (1_048_576 // len(member) - 2) + gzip.compress(b'{"event_type": "x"}')
+
+    with pytest.raises(BodyError) as caught:
+        parse_body(body, content_type=None, content_encoding="gzip", limits=Limits())
+
+    assert caught.value.status == 400
+    assert "more than 64 members" in caught.value.message
+
+
+def test_a_body_of_a_few_gzip_members_is_read_whole():
+    body = gzip.compress(b'[{"event_type": "a"},') + gzip.compress(b'{"event_type": "b"}]')
+
+    items = parse_body(body, content_type=None, content_encoding="gzip", limits=Limits())
+
+    assert items == [{"event_type": "a"}, {"event_type": "b"}]
