@@ -15,7 +15,8 @@ from collect_server import KEY, running, settings_for
 from test_collect_cli import config_text
 
 from journeys.collect.contract import BodyError, Limits, parse_body
-from journeys.collect.settings import load_settings
+from journeys.collect.settings import CollectorSettings, load_settings
+from journeys.errors import ConfigError
 
 
 def post(url: str, body: bytes | str) -> requests.Response:
@@ -86,3 +87,27 @@ def test_a_body_of_a_few_gzip_members_is_read_whole():
     items = parse_body(body, content_type=None, content_encoding="gzip", limits=Limits())
 
     assert items == [{"event_type": "a"}, {"event_type": "b"}]
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "said"),
+    [
+        ("spool", "max_events", 0, "[spool] max_events: expected a whole number at least 1"),
+        ("spool", "max_events", -5, "[spool] max_events: expected a whole number at least 1"),
+        ("spool", "max_bytes", "0B", "[spool] max_bytes: expected at least 1 byte, got '0B'"),
+        ("influxdb", "batch_size", 0, "[influxdb] batch_size: expected a whole number at least 1"),
+    ],
+)
+def test_bounds_that_would_refuse_every_event_are_config_errors(section, key, value, said):
+    # Each was accepted, and the service then answered every post 503 or did not start.
+    data = {
+        "influxdb": {"url": "http://influx:8086"},
+        "spool": {"folder": "/tmp/spool"},
+        "sites": {"shop": {"keys": [KEY]}},
+    }
+    data[section][key] = value
+
+    with pytest.raises(ConfigError) as caught:
+        CollectorSettings.from_dict(data)
+
+    assert said in str(caught.value)

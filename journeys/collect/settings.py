@@ -333,11 +333,11 @@ class _Reader:
             influxdb=self.influxdb(influx),
             spool=self.folder(spool),
             layout=self.choice(influx, "[influxdb]", "layout", tuple(LAYOUTS), "default"),
-            batch_size=self.number(influx, "[influxdb]", "batch_size", 5000, integer=True),
+            batch_size=self.number(influx, "[influxdb]", "batch_size", 5000, integer=True, low=1),
             interval=self.number(influx, "[influxdb]", "interval", 1.0, low=0.01),
             timeout=self.number(influx, "[influxdb]", "timeout", 10.0, low=0.1),
             max_spool_events=self.number(
-                spool, "[spool]", "max_events", defaults["max_spool_events"], integer=True
+                spool, "[spool]", "max_events", defaults["max_spool_events"], integer=True, low=1
             ),
             max_spool_bytes=self.size(spool, "[spool]", "max_bytes", defaults["max_spool_bytes"]),
             dedup_window=86400.0 * self.number(spool, "[spool]", "dedup_days", 7.0, low=0.0),
@@ -492,7 +492,10 @@ class _Reader:
                     f'{value!r} is not a size; write bytes (1073741824) or e.g. "512MB", "1GiB"',
                 )
             unit = (match.group(2) or "b").lower()
-            return int(float(match.group(1)) * _UNITS[unit])
+            size = int(float(match.group(1)) * _UNITS[unit])
+            if size < 1:
+                raise self.error(f"{where} {key}", f"expected at least 1 byte, got {value!r}")
+            return size
         return self.number(table, where, key, default, integer=True, low=1)
 
 
