@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -17,6 +19,8 @@ from test_collect_cli import config_text
 from journeys.collect.contract import BodyError, Limits, parse_body
 from journeys.collect.settings import CollectorSettings, load_settings
 from journeys.errors import ConfigError
+
+README = Path(__file__).parents[1] / "README.md"
 
 
 def post(url: str, body: bytes | str) -> requests.Response:
@@ -111,3 +115,22 @@ def test_bounds_that_would_refuse_every_event_are_config_errors(section, key, va
         CollectorSettings.from_dict(data)
 
     assert said in str(caught.value)
+
+
+def _readme_example() -> str:
+    """The JSON body of the README's curl example, as a shell would pass it."""
+    text = README.read_text(encoding="utf-8").split("## Collecting events", 1)[1]
+    return re.search(r"-d '(\[.*?\])'", text, re.DOTALL).group(1)
+
+
+def test_the_readme_example_is_answered_as_the_readme_shows(db, tmp_path):
+    # It once sent a time older than max_age, and its first event was refused.
+    with running(settings_for(db, tmp_path)) as (url, _):
+        answer = post(url, _readme_example())
+
+    assert answer.status_code == 202, answer.text
+    results = answer.json()["results"]
+    assert [(r["status"], r.get("field")) for r in results] == [
+        ("accepted", None),
+        ("rejected", "scroll_depth"),
+    ]
