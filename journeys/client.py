@@ -63,7 +63,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from journeys.config import Settings
+from journeys.config import Settings, shown_url
 from journeys.errors import JourneysError, ServerError
 from journeys.servers import Server, check_api, detect_server
 
@@ -536,11 +536,7 @@ def _unreachable(url: str, reason: str) -> ServerError:
 
 def _shown(url: str) -> str:
     """``url`` without a password written into it, for messages and logs."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    return shown_url(url)
 
 
 def _session(settings: Settings, retries: int) -> requests.Session:

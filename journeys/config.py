@@ -36,6 +36,7 @@ passwords appear in the ``repr`` of these settings.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,13 @@ class Settings:
     password: str | None = field(default=None, repr=False)
     api: str | None = None
 
+    def __repr__(self) -> str:
+        # A password written into the address stays out too, as the token does.
+        return (
+            f"Settings(url={shown_url(self.url)!r}, database={self.database!r}, "
+            f"org={self.org!r}, username={self.username!r}, api={self.api!r})"
+        )
+
     @classmethod
     def resolve(
         cls,
@@ -99,6 +107,15 @@ class Settings:
             password=password or _from_env("password"),
             api=api or _from_env("api"),
         )
+
+
+def shown_url(url: str | None) -> str | None:
+    """``url`` without a password written into it, for messages, logs and reprs."""
+    parts = urllib.parse.urlsplit(url or "")
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def spool_dir() -> Path:

@@ -90,11 +90,12 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from journeys.client import InfluxDB
-from journeys.collect.contract import Accepted, BodyError, check_events, parse_body
+from journeys.collect.contract import TIME_KEYS, Accepted, BodyError, check_events, parse_body
 from journeys.collect.forward import Forwarder
 from journeys.collect.keys import KeyRing, TokenBucket
 from journeys.collect.settings import CollectorSettings
 from journeys.collect.store import EventStore, StoreError, StoreFull
+from journeys.schema import COLUMNS
 
 __all__ = ["STATIC", "Collector", "create_app"]
 
@@ -132,6 +133,9 @@ _PREFLIGHT = [
     (b"access-control-max-age", b"86400"),
 ]
 _ORIGIN_CACHE = 1024
+# The keys rejections are counted by; any other key a client sent is "(unknown key)",
+# so that senders cannot grow the counts (kept for the life of the process) without bound.
+_COUNTED_KEYS = frozenset(column.name for column in COLUMNS) | frozenset(TIME_KEYS)
 
 
 class Collector:
@@ -262,7 +266,11 @@ class Collector:
         task.add_done_callback(lambda done: _answer_waiters(done, waiters))
 
     def count_rejected(self, field: str | None) -> None:
-        self.rejected[field or "(event)"] += 1
+        if field is None:
+            field = "(event)"
+        elif field not in _COUNTED_KEYS:
+            field = "(unknown key)"
+        self.rejected[field] += 1
 
     async def _sweep_slow_bodies(self) -> None:
         while True:

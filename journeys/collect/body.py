@@ -10,7 +10,8 @@ A body is read in four steps, each refusing what it cannot read with a
 3. Its ``Content-Encoding``: none, ``identity`` or ``gzip`` (``x-gzip``);
    gzip is inflated a bounded piece at a time, so a small body that inflates
    to more than ``max_body_bytes`` (a zip bomb) is 413 before it fills the
-   memory; another encoding is 415.
+   memory, and of at most :data:`MAX_GZIP_MEMBERS` members (400 beyond); another
+   encoding is 415.
 4. Its text: strict UTF-8 (a byte order mark is dropped, as browsers do);
    an invalid byte, including an encoded lone surrogate, is 400 with its byte
    offset in the inflated body. Then JSON, strictly: ``NaN`` and
@@ -43,6 +44,9 @@ _TYPES = ("application/json", "text/plain", "")
 _CHARSETS = ("utf-8", "utf8")
 _GZIP = ("gzip", "x-gzip")
 _BOM = b"\xef\xbb\xbf"
+#: The most gzip members a body may hold: each costs an inflater, and a body of
+#: thousands of empty members would hold the event loop for seconds.
+MAX_GZIP_MEMBERS = 64
 # The constants Python's json reads but JSON does not have, found outside strings.
 _CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)', re.DOTALL)
 
@@ -189,6 +193,12 @@ def _gunzip(body: bytes, limit: int) -> bytes:
     """The inflated body, at most ``limit`` bytes of it, member after member."""
     pieces, size, rest = [], 0, body
     while rest:
+        if len(pieces) == MAX_GZIP_MEMBERS:
+            raise BodyError(
+                400,
+                f"the gzip body holds more than {MAX_GZIP_MEMBERS} members: compress the "
+                "body as one gzip stream",
+            )
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         try:
             piece = inflater.decompress(rest, limit - size + 1)

@@ -57,6 +57,7 @@ import math
 import re
 import stat
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,8 +194,12 @@ class CollectorSettings:
         ]
 
     def secrets(self) -> tuple[str, ...]:
-        """The credentials that must never be shown: the token and the password."""
-        return tuple(s for s in (self.influxdb.token, self.influxdb.password) if s)
+        """The credentials that must never be shown: the token and the passwords.
+
+        A password may also be written into the address (``http://user:pw@host``).
+        """
+        in_url = urllib.parse.urlsplit(self.influxdb.url or "").password
+        return tuple(s for s in (self.influxdb.token, self.influxdb.password, in_url) if s)
 
     def connect(self, *, timeout: float | None = None) -> InfluxDB:
         """A connection to the configured InfluxDB, without retries of its own.
@@ -347,11 +352,11 @@ class _Reader:
             influxdb=self.influxdb(influx),
             spool=self.folder(spool),
             layout=self.choice(influx, "[influxdb]", "layout", tuple(LAYOUTS), "default"),
-            batch_size=self.number(influx, "[influxdb]", "batch_size", 5000, integer=True),
+            batch_size=self.number(influx, "[influxdb]", "batch_size", 5000, integer=True, low=1),
             interval=self.number(influx, "[influxdb]", "interval", 1.0, low=0.01),
             timeout=self.number(influx, "[influxdb]", "timeout", 10.0, low=0.1),
             max_spool_events=self.number(
-                spool, "[spool]", "max_events", defaults["max_spool_events"], integer=True
+                spool, "[spool]", "max_events", defaults["max_spool_events"], integer=True, low=1
             ),
             max_spool_bytes=self.size(spool, "[spool]", "max_bytes", defaults["max_spool_bytes"]),
             dedup_window=86400.0 * self.number(spool, "[spool]", "dedup_days", 7.0, low=0.0),
@@ -518,7 +523,10 @@ class _Reader:
                     f'{value!r} is not a size; write bytes (1073741824) or e.g. "512MB", "1GiB"',
                 )
             unit = (match.group(2) or "b").lower()
-            return int(float(match.group(1)) * _UNITS[unit])
+            size = int(float(match.group(1)) * _UNITS[unit])
+            if size < 1:
+                raise self.error(f"{where} {key}", f"expected at least 1 byte, got {value!r}")
+            return size
         return self.number(table, where, key, default, integer=True, low=1)
 
 
