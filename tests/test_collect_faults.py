@@ -1,0 +1,137 @@
+"""The collector loses nothing when InfluxDB goes away: every event answered 202 arrives once.
+
+A dedicated ``influxd`` is stopped and started again on the same port and data
+while several clients post batches to the collector, served by a real uvicorn;
+and a collector is shut down with events still queued, to be replaced by a new
+one on the same spool folder. Afterwards the events in InfluxDB are exactly the
+events answered ``accepted``: none lost, none twice, and none of those answered
+``rejected`` or refused as a whole.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+from helpers import drained, event_ids, wait_until
+
+import journeys as jy
+
+
+@pytest.fixture
+def own_server(influx_server):
+    """A throwaway influxd of this test alone, which the test may stop and start."""
+    with jy.LocalInfluxDB(database="faults") as server:
+        yield server
+
+
+@dataclass
+class Load:
+    """Clients posting batches in threads, with every answer kept.
+
+    Each batch holds ``size - 1`` valid events and one out of range
+    (``scroll_depth`` 150), so each answer has events to store and one not to.
+    """
+
+    url: str
+    clients: int = 4
+    size: int = 10
+    answers: list[tuple[float, list[str], int | None, dict | None]] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._client) for _ in range(self.clients)]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+    def _client(self) -> None:
+        with requests.Session() as session:
+            while not self._stop.is_set():
+                ids = [uuid.uuid4().hex for _ in range(self.size)]
+                batch = [{"event_type": "pageview", "event_id": i, "user_id": "u"} for i in ids]
+                batch[-1]["scroll_depth"] = 150
+                try:
+                    answer = session.post(self.url, json=batch, timeout=10)
+                    status = answer.status_code
+                    content = answer.json() if status == 202 else None
+                except requests.RequestException:
+                    status = content = None
+                with self._lock:
+                    self.answers.append((time.monotonic(), ids, status, content))
+                time.sleep(0.005)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.answers)
+
+    def by_result(self) -> tuple[list[str], list[str]]:
+        """The ids answered ``accepted``, and those answered anything else."""
+        accepted, others = [], []
+        for _, ids, status, content in self.answers:
+            results = content["results"] if content else [{"status": status}] * len(ids)
+            for event_id, result in zip(ids, results, strict=True):
+                (accepted if result["status"] == "accepted" else others).append(event_id)
+        return sorted(accepted), others
+
+
+def test_influxdb_restarted_during_a_load_gets_every_accepted_event_once(own_server, collector):
+    db = jy.connect(own_server.url, database="faults", timeout=10, retries=0)
+    server = collector(db, influxdb={"timeout": 2.0, "batch_size": 200})
+
+    with Load(server.events_url) as load:
+        wait_until(lambda: load.count() >= 20, what="the first answers")
+        down_from = time.monotonic()
+        own_server.restart(down_for=2.0)
+        back_at = time.monotonic()
+        count = load.count()
+        wait_until(lambda: load.count() >= count + 20, what="answers after the restart")
+
+    # Events were taken while InfluxDB was down: they waited in the queue.
+    during = [a for a in load.answers if down_from + 0.2 < a[0] < back_at and a[2] == 202]
+    assert during, "no post was answered while InfluxDB was stopped"
+    assert {a[2] for a in load.answers} == {202}
+
+    drained(server, timeout=60)
+    accepted, others = load.by_result()
+    assert len(others) == len(load.answers)  # the one event out of range in each batch
+    stored = event_ids(db)
+    assert stored == accepted  # every accepted event, each once
+    assert not set(others) & set(stored)
+
+
+def test_events_queued_at_shutdown_are_written_by_the_next_collector(own_server, collector):
+    db = jy.connect(own_server.url, database="faults", timeout=10, retries=0)
+    first = collector(db, influxdb={"timeout": 1.0}, server={"flush_timeout": 0.5})
+    ids = [uuid.uuid4().hex for _ in range(30)]
+    events = [{"event_type": "pageview", "event_id": i} for i in ids]
+
+    # InfluxDB stops; the collector takes the events, cannot flush them, and stops.
+    outage = threading.Thread(target=own_server.restart, kwargs={"down_for": 3.0})
+    outage.start()
+    wait_until(lambda: not own_server.running, what="influxd stopping")
+    answer = requests.post(first.events_url, json=events, timeout=10)
+    assert answer.json()["accepted"] == 30
+    first.stop()
+    assert first.settings.store_path.exists()
+
+    # A new collector on the same spool folder writes them once InfluxDB is back,
+    # and still knows their ids: sent again, they are duplicates.
+    second = collector(db, spool={"folder": str(first.settings.spool)})
+    again = requests.post(second.events_url, json=events[:10], timeout=10)
+    assert again.json()["duplicates"] == 10
+    outage.join(30)
+    drained(second, timeout=60)
+    assert event_ids(db) == sorted(ids)
