@@ -556,5 +556,80 @@ def server(database: str, influxd: str | None) -> None:
     click.echo("stopped")
 
 
+@main.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The collector's TOML configuration: sites, keys, spool, InfluxDB.",
+)
+@click.option(
+    "--host", default=None, help="Address to listen on [default: the config's, 127.0.0.1]."
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [default: 8000].")
+@click.option("--new-key", is_flag=True, help="Print a new random write key and exit.")
+@click.option("--check", is_flag=True, help="Check the configuration, say what it holds, exit.")
+@click.option("--access-log", is_flag=True, help="Log every request (slows the service down).")
+@_clean_errors
+def collect(config_file, host, port, new_key, check, access_log) -> None:
+    """Run the collector: an HTTP service that takes events from pages and apps.
+
+    Events posted to /events are checked, kept in a queue on disk, and written
+    to InfluxDB in batches in the background; /journeys.js is the browser
+    snippet, /health the state. One process, one worker: the queue is one
+    SQLite file. Ctrl-C (or SIGTERM) stops taking events and writes the queue
+    to InfluxDB before it exits; what cannot be written stays queued.
+    """
+    from journeys.collect.keys import new_key as make_key
+
+    if new_key:
+        click.echo(make_key())
+        return
+    if config_file is None:
+        raise click.UsageError("name the configuration with --config FILE (see the README)")
+
+    from journeys.collect.settings import load_settings
+
+    settings = load_settings(config_file)
+    changes = {"host": host, "port": port}
+    settings = settings.replace(**{k: v for k, v in changes.items() if v is not None})
+    if check:
+        click.echo(f"config          {config_file}")
+        for site in settings.sites:
+            origins = ", ".join(site.origins) or "none (apps and servers only)"
+            click.echo(f"site            {site.name}: {len(site.keys)} key(s), origins {origins}")
+        click.echo(
+            f"influxdb        {settings.influxdb.url} database {settings.influxdb.database}"
+        )
+        click.echo(f"queue           {settings.store_path}")
+        click.echo(f"listen          http://{settings.host}:{settings.port}")
+        return
+    _serve_collector(settings, access_log=access_log)
+
+
+def _serve_collector(settings, *, access_log: bool) -> None:
+    import uvicorn
+
+    from journeys.collect.app import create_app
+
+    # A service says what it does: one line per batch written, unless told otherwise.
+    journeys_logger = logging.getLogger("journeys")
+    if journeys_logger.getEffectiveLevel() > logging.INFO:
+        journeys_logger.setLevel(logging.INFO)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        workers=1,
+        lifespan="on",
+        access_log=access_log,
+        log_level="info",
+        timeout_graceful_shutdown=max(1, int(settings.flush_timeout)),
+    )
+
+
 if __name__ == "__main__":
     main()

@@ -19,7 +19,10 @@ requests finish in. For each batch:
 - no answer or a passing error even after the retries (:mod:`journeys.retry`),
   or a final error such as 401: the batch is undeliverable. It and every
   batch after it go to the spool file (:class:`journeys.spool.Spool`), in
-  order, and the write stops posting.
+  order, and the write stops posting. A caller that keeps the rows itself
+  (the collector's store, :mod:`journeys.collect.store`) passes
+  ``spool=False``: the undeliverable rows are then only counted and named in
+  the report, for the caller to send again.
 """
 
 from __future__ import annotations
@@ -96,6 +99,8 @@ class Sender:
         The most lines and bytes in one request.
     bar : tqdm, optional
         A progress bar, advanced by the lines of each finished batch.
+    spool : bool
+        Keep undeliverable lines in a spool file; False when the caller keeps the rows.
     """
 
     def __init__(
@@ -110,6 +115,7 @@ class Sender:
         batch_size: int,
         batch_bytes: int,
         bar=None,
+        spool: bool = True,
     ):
         self.client = client
         self.report = report
@@ -118,7 +124,7 @@ class Sender:
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
         self.bar = bar
-        self.spool = Spool(client.database, layout)
+        self.spool = Spool(client.database, layout) if spool else None
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="journeys-write")
         self._most_pending = 2 * concurrency
         self._pending: deque[_Batch] = deque()
@@ -163,8 +169,9 @@ class Sender:
             self.drain()
         finally:
             self._pool.shutdown(wait=True)
-            self.spool.close()
-        self.report.spool = self.spool.path
+            if self.spool is not None:
+                self.spool.close()
+        self.report.spool = None if self.spool is None else self.spool.path
         self.report.failure = self._failure
 
     def _settle(self, batch: _Batch) -> None:
@@ -189,7 +196,8 @@ class Sender:
                 )
             )
         for start, stop in outcome.undelivered:
-            self.spool.add(batch.lines, start, stop)
+            if self.spool is not None:
+                self.spool.add(batch.lines, start, stop)
             report.spooled += stop - start
             report.unwritten.extend(int(p) for p in batch.positions[start:stop])
 

@@ -10,7 +10,9 @@ so a notebook can catch them all with one ``except`` clause::
     ├── LineProtocolError    a value that line protocol cannot carry
     ├── ServerError          InfluxDB answered with an error
     │   └── WriteError       a write failed; says which rows, and where they were kept
-    └── LocalServerError     the throwaway influxd could not be started
+    ├── LocalServerError     the throwaway influxd could not be started
+    └── StoreError           the collector's event store cannot keep events
+        └── StoreFull        its bounds are reached; try again after retry_after s
 
 Advice that does not stop the work (a layout that creates many series, epochs
 that look like the wrong unit) is given as a :class:`JourneysWarning`.
@@ -31,6 +33,8 @@ __all__ = [
     "SchemaError",
     "ServerError",
     "SkippedRowsWarning",
+    "StoreError",
+    "StoreFull",
     "StoredTypeWarning",
     "TimeUnitWarning",
     "ValidationError",
@@ -132,6 +136,27 @@ class WriteError(ServerError):
 
 class LocalServerError(JourneysError, RuntimeError):
     """The throwaway influxd could not be found or started."""
+
+
+class StoreError(JourneysError):
+    """The collector's event store cannot keep events (a disk that fails, a closed store).
+
+    Attributes
+    ----------
+    retry_after : int
+        Seconds after which trying again may succeed, for a ``Retry-After`` header.
+    """
+
+    def __init__(self, message: str, *, retry_after: int = 30):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class StoreFull(StoreError):
+    """The event store holds as many events or bytes as it may; try again later.
+
+    ``retry_after`` estimates when enough will have been written to InfluxDB.
+    """
 
 
 class JourneysWarning(UserWarning):

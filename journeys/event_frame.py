@@ -2,7 +2,8 @@
 
 Strings are built by pyarrow from a code per event into a small vocabulary
 (``take``), which is an order of magnitude faster than going through pandas
-categoricals; numbers become nullable pandas arrays with a mask. The frame is
+categoricals; numbers become nullable pandas arrays with a mask. The columns
+the collector sets (``event_id``, ``received_at``) are empty. The frame is
 sorted by time, ties between users by user number, so that it does not
 depend on how the users were grouped into chunks.
 """
@@ -95,6 +96,9 @@ def events_frame(world: World, blocks: list[dict]) -> pd.DataFrame:
         "rental_popularity": _integers(catalog.popularity[content], ~is_rent),
         "time_lag_from_transaction": _integers(ev["lag"], ~is_view),
         "button_clicked": _strings(np.where(state == BUTTON, detail, -1), list(config.button_mix)),
+        # Only the collector knows a sender's event id and a time of receipt.
+        "event_id": _strings(np.full(len(state), -1), []),
+        "received_at": _integers(np.zeros(len(state)), np.ones(len(state), bool)),
     }
     index = pd.DatetimeIndex(ev["time"].view("datetime64[ns]"), name="time").tz_localize("UTC")
     frame = pd.DataFrame(columns, index=index)

@@ -37,7 +37,8 @@ class WriteReport:
         ``column`` (None when the server refused the whole line), ``value``,
         ``reason``.
     spooled : int
-        Rows kept in :attr:`spool` because they could not be delivered.
+        Rows that could not be delivered, kept in :attr:`spool` (unless the
+        write was asked not to spool, ``spool=False``).
     spool : pathlib.Path or None
         The line protocol file holding them.
     batches, bytes : int

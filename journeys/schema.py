@@ -22,6 +22,21 @@ In memory an events frame is indexed by ``time`` (``datetime64[ns, UTC]``) and
 holds the columns of :data:`COLUMNS` in that order, with the pandas dtypes of
 :func:`dtypes`. :func:`journeys.validate` turns any reasonable frame into that
 form, and :func:`journeys.InfluxDB.query` returns it.
+
+The last two columns, ``event_id`` and ``received_at``, are set by the
+collector (``journeys collect``) and empty for generated events: the id the
+sender gave the event, for de-duplication, and when the collector received it.
+Both are fields in every layout, since each is unique or nearly so per event.
+
+String lengths
+    Every string column has a :attr:`Column.max_length`, in characters:
+    ``event_id`` 64 (a UUID is 36, a ULID 26; room for a prefix), ``page_url``
+    4,096 (Snowplow's limit for page URLs; URLs with campaign parameters pass
+    the 2,048 of old browsers), every other string 256 (ids, event types and
+    tags; Snowplow allows 255 for a user id). InfluxDB itself stores strings up
+    to 64 KB; the limits are the schema's, so that what a collector accepts and
+    what a file import accepts are the same, and six tags of 256 characters can
+    never make a series key longer than InfluxDB allows.
 """
 
 from __future__ import annotations
@@ -40,6 +55,7 @@ __all__ = [
     "NO_FIELDS_FIELD",
     "REQUIRED",
     "SEQUENCE_TAG",
+    "SHORT_TEXT",
     "Column",
     "Layout",
     "column",
@@ -81,6 +97,9 @@ class Column:
         What the column holds, for documentation and error messages.
     minimum, maximum : float, optional
         The range a numeric value must lie in, both ends included.
+    max_length : int, optional
+        For a string column, the most characters (code points) a value may
+        have; None for numeric columns.
     """
 
     name: str
@@ -88,6 +107,7 @@ class Column:
     description: str
     minimum: float | None = None
     maximum: float | None = None
+    max_length: int | None = None
 
     @property
     def dtype(self) -> pd.api.extensions.ExtensionDtype:
@@ -101,16 +121,34 @@ _DTYPES = {
     "integer": pd.Int64Dtype(),
 }
 
+#: The longest text of a string column, in characters, unless it says otherwise.
+SHORT_TEXT = 256
+
 COLUMNS: tuple[Column, ...] = (
-    Column("event_type", "string", "what happened: pageview, scroll, transaction, ..."),
-    Column("content_id", "string", "the movie or page the event concerns"),
-    Column("user_id", "string", "who did it"),
-    Column("device_type", "string", "desktop, mobile, tablet or tv"),
-    Column("location", "string", "the city the user is in"),
-    Column("referral_source", "string", "where the user came from: Google, Email, ..."),
-    Column("page_url", "string", "the page the event happened on"),
+    Column(
+        "event_type",
+        "string",
+        "what happened: pageview, scroll, transaction, ...",
+        max_length=SHORT_TEXT,
+    ),
+    Column("content_id", "string", "the movie or page the event concerns", max_length=SHORT_TEXT),
+    Column("user_id", "string", "who did it", max_length=SHORT_TEXT),
+    Column("device_type", "string", "desktop, mobile, tablet or tv", max_length=SHORT_TEXT),
+    Column("location", "string", "the city the user is in", max_length=SHORT_TEXT),
+    Column(
+        "referral_source",
+        "string",
+        "where the user came from: Google, Email, ...",
+        max_length=SHORT_TEXT,
+    ),
+    Column("page_url", "string", "the page the event happened on", max_length=4096),
     Column("scroll_depth", "float", "how far down the page was read, in percent", 0, 100),
-    Column("interaction_type", "string", "search, click, filter, ... for interactions"),
+    Column(
+        "interaction_type",
+        "string",
+        "search, click, filter, ... for interactions",
+        max_length=SHORT_TEXT,
+    ),
     Column("purchase_value", "float", "the price paid in a transaction", 0),
     Column("rental_duration", "integer", "how long a rental lasts, in hours", 0),
     Column("rental_popularity", "integer", "how popular the rented movie is", 0),
@@ -120,7 +158,26 @@ COLUMNS: tuple[Column, ...] = (
         "on the first view after a rental: seconds since that rental",
         0,
     ),
-    Column("button_clicked", "string", "add_to_collection, set_reminder, share, ..."),
+    Column(
+        "button_clicked",
+        "string",
+        "add_to_collection, set_reminder, share, ...",
+        max_length=SHORT_TEXT,
+    ),
+    Column(
+        "event_id",
+        "string",
+        "the id the sender gave the event (a UUID from the browser snippet), unique per "
+        "event; empty for generated events",
+        max_length=64,
+    ),
+    Column(
+        "received_at",
+        "integer",
+        "when the collector received the event, in milliseconds since 1970 UTC; empty "
+        "for generated events",
+        0,
+    ),
 )
 
 _BY_NAME = {c.name: c for c in COLUMNS}

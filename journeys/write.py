@@ -25,7 +25,9 @@ What can happen to a row, and the :class:`~journeys.report.WriteReport` says:
 - its batch could not be delivered even after the retries: that batch and
   every later one are **spooled** to one line protocol file, whose path the
   error gives, so that ``journeys write FILE`` sends them again. Nothing is
-  dropped silently.
+  dropped silently. A caller that keeps its rows itself until they are
+  written (the collector's store) passes ``spool=False``: the error then
+  names the undelivered rows (``error.rows``) and no file is made.
 
 Ties across pieces: a frame is sorted by time (stably) and cut only between
 two times, so tied events always share a piece and are numbered exactly as in
@@ -138,6 +140,7 @@ def write_events(
     series_warning: int = SERIES_WARNING_THRESHOLD,
     progress: bool | None = None,
     check_stored: bool = True,
+    spool: bool = True,
 ) -> WriteReport:
     """Write events; return what happened.
 
@@ -193,6 +196,11 @@ def write_events(
         before is recognised and replaced by itself. Also refuses to mix
         layouts in one database. Turn it off only for a database that is
         written by this write alone.
+    spool : bool
+        Keep the rows that cannot be delivered in a spool file (the default).
+        Pass False when the caller keeps them itself and sends them again, as
+        the collector does with its store: the :class:`~journeys.errors.WriteError`
+        then names them in ``rows`` and ``report.unwritten``, and no file is made.
 
     Returns
     -------
@@ -238,6 +246,7 @@ def write_events(
         batch_size=batch_size,
         batch_bytes=batch_bytes,
         bar=bar,
+        spool=spool,
     )
     sent_ranges: list[tuple[int, int]] = []
     span: tuple[int, int] | None = None
@@ -293,7 +302,7 @@ def write_events(
             SkippedRowsWarning,
             stacklevel=3,
         )
-    _raise_for_losses(report, on_invalid)
+    _raise_for_losses(report, on_invalid, spooling=spool)
     return report
 
 
@@ -636,17 +645,18 @@ def _progress_bar(total: int, progress: bool | None, **options):
     return tqdm(total=total, disable=None if progress is None else not progress, **options)
 
 
-def _raise_for_losses(report: WriteReport, on_invalid: str) -> None:
+def _raise_for_losses(report: WriteReport, on_invalid: str, *, spooling: bool = True) -> None:
     failure = report.failure
     if failure is not None:
-        kept = (
-            ""
-            if report.spool
-            else (
+        if report.spool:
+            kept = ""
+        elif not spooling:
+            kept = " They were not spooled (spool=False): error.rows names them, to send again."
+        else:
+            kept = (
                 " They could not be kept on disk either (the log says why): write them again "
                 "once InfluxDB answers; error.rows names them."
             )
-        )
         error = WriteError(
             f"{report.spooled:,} of {report.events:,} events could not be delivered "
             f"({failure}); {report.written:,} were written.{kept}",

@@ -6,3 +6,30 @@ schema (:mod:`journeys.collect.contract`), keeps the accepted ones durably on di
 batches through the toolkit's writer in the background
 (:mod:`journeys.collect.forward`). ``journeys collect`` runs it.
 """
+
+from importlib import import_module
+
+#: The public names of the package, each with the module that holds it. They are
+#: imported when first used, so that ``python -m journeys.collect.contract`` runs
+#: the module once, as a script.
+_NAMES = {
+    "Accepted": "contract",
+    "BodyError": "contract",
+    "Limits": "contract",
+    "Rejected": "contract",
+    "check_events": "contract",
+    "event_json_schema": "contract",
+    "parse_body": "contract",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    if name not in _NAMES:
+        raise AttributeError(f"module 'journeys.collect' has no attribute {name!r}")
+    return getattr(import_module(f"journeys.collect.{_NAMES[name]}"), name)
+
+
+def __dir__():
+    return sorted([*globals(), *_NAMES])

@@ -1,0 +1,573 @@
+"""The collector's HTTP service: a Starlette app that takes events and answers for each.
+
+:func:`create_app` makes the app from checked settings
+(:mod:`journeys.collect.settings`). It serves:
+
+``POST /events``
+    One event (a JSON object) or an array of them, as ``application/json`` or
+    ``text/plain`` (what ``navigator.sendBeacon`` sends without a preflight),
+    optionally ``Content-Encoding: gzip``. The write key comes as ``?key=``,
+    ``X-Journeys-Key: KEY`` or ``Authorization: Bearer KEY``. Answers, each a
+    JSON object:
+
+    ======  =============================================================
+    status  when, and what the body holds
+    ======  =============================================================
+    202     the body was read: ``accepted``, ``duplicates`` and
+            ``rejected`` counts and ``results``, one per event in order,
+            ``{"index", "status"}`` with ``status`` ``accepted``
+            (queued on disk), ``duplicate`` (an ``event_id`` this site
+            sent before: stored once) or ``rejected`` (with ``field`` and
+            ``reason``). Rejected events do not stop the others.
+    400     the body is not JSON (or not UTF-8, or empty): ``error`` and
+            ``position``, the offset where it broke
+    401     no write key, or one not configured
+    403     the page's ``Origin`` is not allowed for the key
+    413     the body, or the number of events, is over the limits
+    415     a content type other than JSON or text
+    429     the key is over its rate: ``Retry-After`` says when to retry
+    503     the queue on disk cannot take the events (full, or a disk
+            error): ``Retry-After``; nothing of the request was kept
+    ======  =============================================================
+
+    A 202 is sent only once the accepted events are committed to the queue on
+    disk (:class:`~journeys.collect.store.EventStore`), so an answered event is
+    never lost; the forwarder writes the queue to InfluxDB in the background.
+    Sending the same events again (after a timeout, say) is safe: an event with
+    an ``event_id`` the site sent before is answered ``duplicate`` and stored
+    once.
+
+``OPTIONS /events``
+    The CORS preflight (a ``fetch`` with ``application/json`` needs one): 204
+    with the ``Access-Control-Allow-*`` headers for an origin the request's key
+    allows (any key, when the preflight's URL carries none), else 403 without
+    them, so the browser does not send. Answers to allowed origins carry
+    ``Access-Control-Allow-Origin``.
+
+``GET /health``
+    JSON: the service, the queue (events waiting, bytes, oldest), the
+    forwarder, and whether InfluxDB answers (with a reason that holds no
+    secret). 200 while events can be accepted, even with InfluxDB down, since
+    they wait on disk; 503 when they cannot (the queue is full or failing).
+
+``GET /journeys.js``
+    The browser snippet, from ``journeys/collect/static/``.
+
+The request path of ``POST /events`` is a plain ASGI callable, not a Starlette
+``Request``: it reads the few headers it needs in one pass, answers with
+precomputed headers and encodes the answer once, because it runs thousands of
+times a second. Its steps are ordered cheapest first (key, origin, rate, size),
+so refused requests cost little.
+
+The app is made for one process: the queue is one SQLite file, written by one
+connection. Run it with one worker (``journeys collect`` does); a second
+process on the same spool folder would be refused by the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import time
+import urllib.parse
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from journeys.client import InfluxDB
+from journeys.collect.contract import Accepted, BodyError, check_events, parse_body
+from journeys.collect.forward import Forwarder
+from journeys.collect.keys import KeyRing, TokenBucket
+from journeys.collect.settings import CollectorSettings
+from journeys.collect.store import EventStore, StoreError, StoreFull
+
+__all__ = ["STATIC", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+#: The folder of the files the collector serves (the browser snippet).
+STATIC = Path(__file__).parent / "static"
+
+#: Seconds /health answers 503 after the queue failed to write to disk.
+STORE_ERROR_SPELL = 10.0
+
+#: Seconds a health check's view of InfluxDB is reused, so that a load balancer
+#: polling /health does not ping InfluxDB on every poll.
+HEALTH_CACHE = 2.0
+
+#: How often the counts of rejected events are logged, when there were any.
+REJECTED_LOG_EVERY = 60.0
+
+_JSON = (b"content-type", b"application/json")
+_ALLOWED_HEADERS = b"Content-Type, Content-Encoding, Authorization, X-Journeys-Key"
+_PREFLIGHT = [
+    (b"access-control-allow-methods", b"POST, OPTIONS"),
+    (b"access-control-allow-headers", _ALLOWED_HEADERS),
+    (b"access-control-max-age", b"86400"),
+]
+_ORIGIN_CACHE = 1024
+
+
+class Collector:
+    """What the app holds between requests: keys, queue, forwarder, counts.
+
+    Made by :func:`create_app`; started and stopped by the app's lifespan.
+    """
+
+    def __init__(self, settings: CollectorSettings):
+        self.settings = settings
+        self.limits = settings.limits
+        self.keys = KeyRing(settings.write_keys())
+        self.store: EventStore | None = None
+        self.forwarder: Forwarder | None = None
+        self.db: InfluxDB | None = None
+        self.rejected: collections.Counter[str] = collections.Counter()
+        self.rejected_total: collections.Counter[str] = collections.Counter()
+        self.started = time.time()
+        self.store_failed_at = 0.0
+        self._secrets = settings.secrets()
+        self._cors: dict[bytes, list[tuple[bytes, bytes]]] = {}
+        self._influx_seen: tuple[float, dict] | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        """Open the queue, connect to InfluxDB and start the forwarder."""
+        settings = self.settings
+        settings.spool.mkdir(parents=True, exist_ok=True)
+        self.store = EventStore(
+            settings.store_path,
+            max_events=settings.max_spool_events,
+            max_bytes=settings.max_spool_bytes,
+            dedup_window=settings.dedup_window,
+        )
+        self.db = _connect(settings, timeout=settings.timeout)
+        self.forwarder = Forwarder(
+            self.store,
+            self.db,
+            layout=settings.layout,
+            batch_size=settings.batch_size,
+            interval=settings.interval,
+        )
+        self.forwarder.start()
+        self._tasks.append(asyncio.create_task(self._log_rejected()))
+        logger.info(
+            "collecting for %d site(s) into %s, queue %s",
+            len(settings.sites),
+            self.db,
+            settings.store_path,
+        )
+
+    async def stop(self) -> None:
+        """Write what is queued to InfluxDB (up to ``flush_timeout``), then close."""
+        for task in self._tasks:
+            task.cancel()
+        self._log_rejected_now()
+        try:
+            if self.forwarder is not None:
+                await self.forwarder.flush(self.settings.flush_timeout)
+        finally:
+            if self.store is not None:
+                pending = self.store.stats().get("pending", 0)
+                if pending:
+                    logger.warning(
+                        "%d event(s) not yet in InfluxDB stay queued in %s and are written "
+                        "when the collector runs again",
+                        pending,
+                        self.settings.store_path,
+                    )
+                self.store.close()
+            if self.db is not None:
+                self.db.close()
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the InfluxDB token and password taken out."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def cors(self, origin: bytes) -> list[tuple[bytes, bytes]]:
+        """The CORS headers of an answer to an allowed ``origin``, made once per origin."""
+        headers = self._cors.get(origin)
+        if headers is None:
+            headers = [
+                (b"access-control-allow-origin", origin),
+                (b"access-control-expose-headers", b"Retry-After"),
+                (b"vary", b"Origin"),
+            ]
+            if len(self._cors) < _ORIGIN_CACHE:
+                self._cors[origin] = headers
+        return headers
+
+    def count_rejected(self, field: str | None) -> None:
+        self.rejected[field or "(event)"] += 1
+
+    async def _log_rejected(self) -> None:
+        while True:
+            await asyncio.sleep(REJECTED_LOG_EVERY)
+            self._log_rejected_now()
+
+    def _log_rejected_now(self) -> None:
+        if not self.rejected:
+            return
+        counts = ", ".join(f"{field} {n}" for field, n in self.rejected.most_common())
+        logger.info("rejected %d event(s), by field: %s", self.rejected.total(), counts)
+        self.rejected_total.update(self.rejected)
+        self.rejected.clear()
+
+    async def influxdb_state(self) -> dict:
+        """Whether InfluxDB answers a ping, asked at most every :data:`HEALTH_CACHE` s."""
+        now = time.monotonic()
+        if self._influx_seen is not None and now - self._influx_seen[0] < HEALTH_CACHE:
+            return self._influx_seen[1]
+        state = await asyncio.to_thread(self._ping)
+        self._influx_seen = (time.monotonic(), state)
+        return state
+
+    def _ping(self) -> dict:
+        state = {
+            "url": self.db.url if self.db else None,
+            "database": self.settings.influxdb.database,
+        }
+        try:
+            with _connect(self.settings, timeout=min(2.0, self.settings.timeout)) as db:
+                state["version"] = db.ping()
+            state["reachable"] = True
+        except Exception as exc:  # noqa: BLE001 (any failure means: not reachable)
+            state["reachable"] = False
+            state["reason"] = self.scrub(str(exc))
+        return state
+
+
+def _connect(settings: CollectorSettings, *, timeout: float) -> InfluxDB:
+    influx = settings.influxdb
+    return InfluxDB(
+        influx.url,
+        database=influx.database,
+        token=influx.token,
+        org=influx.org,
+        username=influx.username,
+        password=influx.password,
+        api=influx.api,
+        timeout=timeout,
+        retries=0,
+    )
+
+
+class _Events:
+    """``POST /events`` and its preflight, as a plain ASGI callable (see the module doc)."""
+
+    def __init__(self, collector: Collector):
+        self.collector = collector
+        self.max_body = collector.limits.max_body_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        received_at = time.time_ns() // 1_000_000
+        collector = self.collector
+
+        # One pass over the headers for the few the answer depends on.
+        content_type = content_encoding = origin = presented = None
+        length = -1
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"origin":
+                origin = value
+            elif name == b"content-length":
+                length = int(value) if value.isdigit() else -1
+            elif name == b"content-encoding":
+                content_encoding = value.decode("latin-1")
+            elif name == b"x-journeys-key":
+                presented = value.decode("latin-1")
+            elif name == b"authorization" and presented is None:
+                scheme, _, credential = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer":
+                    presented = credential.strip()
+        query = scope["query_string"]
+        if b"key=" in query:
+            presented = _query_key(query) or presented
+
+        if scope["method"] == "OPTIONS":
+            await self.preflight(send, origin, presented, query)
+            return
+
+        # Who posts: the key, the page's origin, the key's rate.
+        found = collector.keys.find(presented) if presented else None
+        if found is None:
+            cors = self._cors_any(origin)
+            text = "no write key: add ?key=KEY (or an X-Journeys-Key header) to the request"
+            if presented:
+                text = "the write key is not configured in this collector; check the key"
+            await _answer(send, 401, {"error": text}, cors)
+            return
+        key, bucket = found
+        cors = []
+        if origin is not None:
+            origin_text = origin.decode("latin-1")
+            if not key.allows(origin_text):
+                text = (
+                    f"the origin {origin_text} may not post with this key; add it to the "
+                    f"origins of [sites.{key.site}] in the collector's configuration"
+                )
+                await _answer(send, 403, {"error": text}, [])
+                return
+            cors = collector.cors(origin)
+        wait = bucket.take()
+        if wait:
+            retry = TokenBucket.retry_after(wait)
+            text = f"too many requests with this key; try again in {retry} s"
+            headers = [*cors, (b"retry-after", str(retry).encode())]
+            await _answer(send, 429, {"error": text, "retry_after": retry}, headers)
+            return
+
+        # The body, bounded before it is read whole.
+        if length > self.max_body:
+            await _answer(send, 413, self._too_large(length), cors)
+            return
+        body = await self._read(receive)
+        if body is None:
+            return
+        if len(body) > self.max_body:
+            await _answer(send, 413, self._too_large(len(body)), cors)
+            return
+
+        # Parse and check; a body that cannot be read at all is one error.
+        try:
+            items = parse_body(
+                body,
+                content_type=content_type,
+                content_encoding=content_encoding,
+                limits=collector.limits,
+            )
+        except BodyError as exc:
+            await _answer(send, exc.status, {"error": exc.message, "position": exc.position}, cors)
+            return
+        checked = check_events(items, received_at=received_at, limits=collector.limits)
+        accepted = [result for result in checked if type(result) is Accepted]
+
+        # Queue the accepted events on disk; answer only once they are committed.
+        stored: list[bool] = []
+        if accepted:
+            try:
+                stored = await collector.store.put(key.site, [result.row for result in accepted])
+            except StoreFull as exc:
+                text = "the collector's queue is full"
+                await self._unavailable(send, cors, max(1, int(exc.retry_after)), text)
+                return
+            except StoreError as exc:
+                collector.store_failed_at = time.monotonic()
+                logger.error("the queue refused %d event(s): %s", len(accepted), exc)
+                text = "the collector cannot keep events on disk right now"
+                await self._unavailable(send, cors, max(1, int(exc.retry_after)), text)
+                return
+
+        await _answer(send, 202, self._results(checked, stored), cors)
+
+    def _results(self, checked: list, stored: list[bool]) -> dict:
+        results = []
+        new = duplicates = rejected = 0
+        position = 0
+        for result in checked:
+            if type(result) is Accepted:
+                if stored[position]:
+                    new += 1
+                    results.append({"index": result.index, "status": "accepted"})
+                else:
+                    duplicates += 1
+                    results.append({"index": result.index, "status": "duplicate"})
+                position += 1
+            else:
+                rejected += 1
+                self.collector.count_rejected(result.field)
+                results.append(
+                    {
+                        "index": result.index,
+                        "status": "rejected",
+                        "field": result.field,
+                        "reason": result.reason,
+                    }
+                )
+        return {
+            "accepted": new,
+            "duplicates": duplicates,
+            "rejected": rejected,
+            "results": results,
+        }
+
+    async def _read(self, receive) -> bytes | None:
+        """The request's body, stopped one byte past the limit; None when the client left."""
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body = message.get("body", b"")
+        if not message.get("more_body", False):
+            return body
+        chunks = [body]
+        size = len(body)
+        while size <= self.max_body:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def _too_large(self, size: int) -> dict:
+        return {
+            "error": f"the body has {size:,} bytes, more than the {self.max_body:,} allowed; "
+            "send the events in smaller batches",
+            "position": None,
+        }
+
+    async def _unavailable(self, send, cors, retry: int, why: str) -> None:
+        text = f"{why}; nothing of this request was kept: send it again in {retry} s"
+        headers = [*cors, (b"retry-after", str(retry).encode())]
+        await _answer(send, 503, {"error": text, "retry_after": retry}, headers)
+
+    def _cors_any(self, origin: bytes | None) -> list[tuple[bytes, bytes]]:
+        if origin is not None and self.collector.keys.any_allows(origin.decode("latin-1")):
+            return self.collector.cors(origin)
+        return []
+
+    async def preflight(self, send, origin: bytes | None, presented: str | None, query) -> None:
+        """Answer a CORS preflight: 204 with the allow headers, or 401/403 without."""
+        if origin is None:
+            await _answer(send, 400, {"error": "a preflight needs an Origin header"}, [])
+            return
+        origin_text = origin.decode("latin-1")
+        if presented and b"key=" in query:
+            found = self.collector.keys.find(presented)
+            if found is None:
+                text = "the write key is not configured in this collector; check the key"
+                await _answer(send, 401, {"error": text}, [])
+                return
+            allowed = found[0].allows(origin_text)
+        else:
+            allowed = self.collector.keys.any_allows(origin_text)
+        if not allowed:
+            text = f"the origin {origin_text} may not post events here"
+            await _answer(send, 403, {"error": text}, [])
+            return
+        headers = [*self.collector.cors(origin), *_PREFLIGHT, (b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def _query_key(query: bytes) -> str | None:
+    for name, value in urllib.parse.parse_qsl(query.decode("latin-1")):
+        if name == "key":
+            return value
+    return None
+
+
+async def _answer(send, status: int, content: dict, headers: list) -> None:
+    body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+    start = [_JSON, (b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": start})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: CollectorSettings) -> Starlette:
+    """The collector as a Starlette app, for uvicorn (``journeys collect`` runs it).
+
+    Parameters
+    ----------
+    settings : CollectorSettings
+        From :func:`journeys.collect.settings.load_settings`.
+
+    Returns
+    -------
+    starlette.applications.Starlette
+        Its lifespan opens the queue and starts the forwarder, and on shutdown
+        writes what is queued to InfluxDB (for up to ``flush_timeout`` seconds)
+        before closing. ``app.state.collector`` holds the running
+        :class:`Collector`.
+
+    Examples
+    --------
+    >>> app = create_app(load_settings("collector.toml"))  # doctest: +SKIP
+    >>> uvicorn.run(app, port=8000, loop="uvloop", http="httptools")  # doctest: +SKIP
+    """
+    collector = Collector(settings)
+
+    async def health(request: Request) -> Response:
+        return await _health(collector)
+
+    async def snippet(request: Request) -> Response:
+        path = STATIC / "journeys.js"
+        if not path.is_file():
+            return PlainTextResponse(
+                "journeys.js is not installed with this collector", status_code=404
+            )
+        return FileResponse(
+            path,
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        await collector.start()
+        try:
+            yield
+        finally:
+            await collector.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/events", _Events(collector), methods=["POST", "OPTIONS"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/journeys.js", snippet, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.collector = collector
+    return app
+
+
+async def _health(collector: Collector) -> Response:
+    """The state of the service, its queue, the forwarder and InfluxDB."""
+    settings = collector.settings
+    store = collector.store
+    problems = []
+    if store is None:
+        stats: dict = {}
+        problems.append("the queue is not open")
+    else:
+        stats = store.stats()
+        stats.pop("path", None)  # a public answer names no file of the server
+        if stats.get("pending", 0) >= settings.max_spool_events:
+            problems.append("the queue holds its most events")
+        if stats.get("bytes", 0) >= settings.max_spool_bytes:
+            problems.append("the queue holds its most bytes")
+    if time.monotonic() - collector.store_failed_at < STORE_ERROR_SPELL:
+        problems.append("the queue failed to write to disk in the last seconds")
+
+    forwarder = collector.forwarder
+    forwarding = {}
+    if forwarder is not None:
+        error = forwarder.last_error
+        forwarding = {
+            "healthy": bool(forwarder.healthy),
+            "last_error": None if error is None else collector.scrub(str(error)),
+        }
+    rejected = collector.rejected_total + collector.rejected
+    content = {
+        "status": "ok" if not problems else "unavailable",
+        "problems": problems,
+        "uptime": round(time.time() - collector.started, 1),
+        "sites": [site.name for site in settings.sites],
+        "store": stats,
+        "forwarder": forwarding,
+        "influxdb": await collector.influxdb_state(),
+        "rejected": dict(rejected),
+    }
+    return JSONResponse(content, status_code=200 if not problems else 503)
