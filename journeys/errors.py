@@ -152,7 +152,7 @@ class StoreError(JourneysError):
         super().__init__(message)
 
 
-class StoreFull(StoreError):
+class StoreFull(StoreError):  # noqa: N818 (a state, like queue.Full)
     """The event store holds as many events or bytes as it may; try again later.
 
     ``retry_after`` estimates when enough will have been written to InfluxDB.

@@ -232,6 +232,7 @@ class EventStore:
         self._acked: deque[tuple[float, int, int]] = deque()  # (monotonic, events, bytes)
         self._stored = 0
         self._duplicates = 0
+        self._commits = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
         self._last_prune = time.monotonic()
@@ -339,9 +340,9 @@ class EventStore:
         dict
             ``pending`` (events waiting for InfluxDB), ``bytes`` (their size),
             ``oldest_age`` (seconds the oldest has waited, None when none waits),
-            ``refused`` (dead letters held), ``dedup_ids``, ``stored`` and
-            ``duplicates`` (since the store was opened), ``max_events``,
-            ``max_bytes`` and ``path``.
+            ``refused`` (dead letters held), ``dedup_ids``; ``stored``,
+            ``duplicates`` and ``commits`` (transactions) since the store was
+            opened; ``max_events``, ``max_bytes`` and ``path``.
         """
         counts = self._counts
         oldest = None if counts.oldest is None else max(0.0, time.time() - counts.oldest / 1e3)
@@ -353,6 +354,7 @@ class EventStore:
             "dedup_ids": counts.ids,
             "stored": self._stored,
             "duplicates": self._duplicates,
+            "commits": self._commits,
             "max_events": self.max_events,
             "max_bytes": self.max_bytes,
             "path": str(self.path),
@@ -513,6 +515,7 @@ class EventStore:
             return
 
         self._counts = counts
+        self._commits += 1
         for call in calls:
             if call.failed:
                 continue
