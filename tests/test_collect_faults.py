@@ -14,9 +14,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
 import requests
+from collect_server import KEY, running, settings_for
 from helpers import drained, event_ids, wait_until
 
 import journeys as jy
@@ -38,7 +40,7 @@ class Load:
     """
 
     url: str
-    clients: int = 4
+    clients: int = 3
     size: int = 10
     answers: list[tuple[float, list[str], int | None, dict | None]] = field(default_factory=list)
 
@@ -71,7 +73,7 @@ class Load:
                     status = content = None
                 with self._lock:
                     self.answers.append((time.monotonic(), ids, status, content))
-                time.sleep(0.005)
+                time.sleep(0.02)
 
     def count(self) -> int:
         with self._lock:
@@ -87,9 +89,9 @@ class Load:
         return sorted(accepted), others
 
 
-def test_influxdb_restarted_during_a_load_gets_every_accepted_event_once(own_server, collector):
+def test_influxdb_restarted_under_load_gets_every_accepted_event_once(own_server, start_collector):
     db = jy.connect(own_server.url, database="faults", timeout=10, retries=0)
-    server = collector(db, influxdb={"timeout": 2.0, "batch_size": 200})
+    server = start_collector(db, influxdb={"timeout": 2.0, "batch_size": 200})
 
     with Load(server.events_url) as load:
         wait_until(lambda: load.count() >= 20, what="the first answers")
@@ -112,9 +114,9 @@ def test_influxdb_restarted_during_a_load_gets_every_accepted_event_once(own_ser
     assert not set(others) & set(stored)
 
 
-def test_events_queued_at_shutdown_are_written_by_the_next_collector(own_server, collector):
+def test_events_queued_at_shutdown_are_written_by_the_next_collector(own_server, tmp_path):
     db = jy.connect(own_server.url, database="faults", timeout=10, retries=0)
-    first = collector(db, influxdb={"timeout": 1.0}, server={"flush_timeout": 0.5})
+    settings = settings_for(db, tmp_path, influxdb={"timeout": 1.0}, server={"flush_timeout": 0.5})
     ids = [uuid.uuid4().hex for _ in range(30)]
     events = [{"event_type": "pageview", "event_id": i} for i in ids]
 
@@ -122,16 +124,16 @@ def test_events_queued_at_shutdown_are_written_by_the_next_collector(own_server,
     outage = threading.Thread(target=own_server.restart, kwargs={"down_for": 3.0})
     outage.start()
     wait_until(lambda: not own_server.running, what="influxd stopping")
-    answer = requests.post(first.events_url, json=events, timeout=10)
-    assert answer.json()["accepted"] == 30
-    first.stop()
-    assert first.settings.store_path.exists()
+    with running(settings) as (url, _):
+        answer = requests.post(f"{url}/events?key={KEY}", json=events, timeout=10)
+        assert answer.json()["accepted"] == 30
+    assert settings.store_path.exists()
 
     # A new collector on the same spool folder writes them once InfluxDB is back,
     # and still knows their ids: sent again, they are duplicates.
-    second = collector(db, spool={"folder": str(first.settings.spool)})
-    again = requests.post(second.events_url, json=events[:10], timeout=10)
-    assert again.json()["duplicates"] == 10
-    outage.join(30)
-    drained(second, timeout=60)
+    with running(settings) as (url, _):
+        again = requests.post(f"{url}/events?key={KEY}", json=events[:10], timeout=10)
+        assert again.json()["duplicates"] == 10
+        outage.join(30)
+        drained(SimpleNamespace(url=url), timeout=60)
     assert event_ids(db) == sorted(ids)

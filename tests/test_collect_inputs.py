@@ -18,6 +18,7 @@ import uuid
 
 import pytest
 import requests
+from collect_server import KEY
 from helpers import drained, event_ids, stored
 
 SECOND_NS = 1_000_000_000
@@ -43,8 +44,8 @@ def post(collector, body, *, content_type="application/json", **headers):
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "text/plain;charset=UTF-8"])
-def test_json_sent_as_text_plain_is_taken_like_json(db, collector, content_type):
-    server = collector(db)
+def test_json_sent_as_text_plain_is_taken_like_json(db, start_collector, content_type):
+    server = start_collector(db)
     event = {"event_type": "pageview", "event_id": new_id(), "user_id": "u1", "scroll_depth": 0}
 
     answer = post(server, [event], content_type=content_type)
@@ -58,8 +59,8 @@ def test_json_sent_as_text_plain_is_taken_like_json(db, collector, content_type)
     assert point["scroll_depth"] == 0  # a zero is a value, kept
 
 
-def test_a_form_content_type_is_refused_and_nothing_is_stored(db, collector):
-    server = collector(db)
+def test_a_form_content_type_is_refused_and_nothing_is_stored(db, start_collector):
+    server = start_collector(db)
     event = {"event_type": "pageview", "event_id": new_id()}
 
     answer = post(server, event, content_type="application/x-www-form-urlencoded")
@@ -72,8 +73,8 @@ def test_a_form_content_type_is_refused_and_nothing_is_stored(db, collector):
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", None])
-def test_an_empty_body_is_a_400_that_says_so(db, collector, content_type):
-    server = collector(db)
+def test_an_empty_body_is_a_400_that_says_so(db, start_collector, content_type):
+    server = start_collector(db)
 
     headers = {} if content_type is None else {"Content-Type": content_type}
     answer = requests.post(server.events_url, data=b"", headers=headers, timeout=30)
@@ -83,8 +84,8 @@ def test_an_empty_body_is_a_400_that_says_so(db, collector, content_type):
     assert points(db) == []
 
 
-def test_an_empty_array_is_answered_with_nothing_accepted(db, collector):
-    server = collector(db)
+def test_an_empty_array_is_answered_with_nothing_accepted(db, start_collector):
+    server = start_collector(db)
 
     answer = post(server, [])
     assert answer.status_code == 202, answer.text
@@ -94,8 +95,8 @@ def test_an_empty_array_is_answered_with_nothing_accepted(db, collector):
 # An event over the size limit, and a body over it.
 
 
-def test_an_event_over_the_size_limit_is_refused_alone(db, collector):
-    server = collector(db)
+def test_an_event_over_the_size_limit_is_refused_alone(db, start_collector):
+    server = start_collector(db)
     limit = server.settings.limits.max_event_bytes
     small = [{"event_type": "pageview", "event_id": new_id()} for _ in range(2)]
     big = {"event_type": "pageview", "event_id": new_id(), "page_url": "x" * limit}
@@ -111,8 +112,8 @@ def test_an_event_over_the_size_limit_is_refused_alone(db, collector):
     assert event_ids(db) == sorted(e["event_id"] for e in small)
 
 
-def test_a_body_over_the_size_limit_is_a_413_and_nothing_is_stored(db, collector):
-    server = collector(db, limits={"max_body_bytes": 10_000})
+def test_a_body_over_the_size_limit_is_a_413_and_nothing_is_stored(db, start_collector):
+    server = start_collector(db, limits={"max_body_bytes": 10_000})
     events = [{"event_type": "pageview", "event_id": new_id()} for _ in range(400)]
     body = json.dumps(events).encode()
     assert len(body) > 10_000
@@ -133,8 +134,8 @@ def test_a_body_over_the_size_limit_is_a_413_and_nothing_is_stored(db, collector
     assert points(db) == []
 
 
-def test_a_gzip_body_that_inflates_past_the_limit_is_a_413(db, collector):
-    server = collector(db, limits={"max_body_bytes": 10_000})
+def test_a_gzip_body_that_inflates_past_the_limit_is_a_413(db, start_collector):
+    server = start_collector(db, limits={"max_body_bytes": 10_000})
     event = {"event_type": "pageview", "event_id": new_id(), "page_url": "/" + "a" * 200}
     body = gzip.compress(json.dumps([event] * 400).encode())
     assert len(body) < 10_000
@@ -148,8 +149,8 @@ def test_a_gzip_body_that_inflates_past_the_limit_is_a_413(db, collector):
 # An unpaired surrogate, from a truncated emoji.
 
 
-def test_an_unpaired_surrogate_escape_is_refused_naming_the_field(db, collector):
-    server = collector(db)
+def test_an_unpaired_surrogate_escape_is_refused_naming_the_field(db, start_collector):
+    server = start_collector(db)
     good = {"event_type": "pageview", "event_id": new_id(), "user_id": "anna \U0001f600"}
     # The first half of the emoji's surrogate pair, as a JSON escape.
     cut = json.dumps({"event_type": "pageview", "event_id": new_id(), "user_id": "anna "})
@@ -167,8 +168,8 @@ def test_an_unpaired_surrogate_escape_is_refused_naming_the_field(db, collector)
     assert point["user_id"] == "anna \U0001f600"  # the whole emoji, stored as sent
 
 
-def test_a_cut_utf8_sequence_is_a_400_with_its_byte_position(db, collector):
-    server = collector(db)
+def test_a_cut_utf8_sequence_is_a_400_with_its_byte_position(db, start_collector):
+    server = start_collector(db)
     head = b'[{"event_type": "pageview", "user_id": "anna '
     body = head + "\U0001f600".encode()[:2] + b'"}]'
 
@@ -191,7 +192,7 @@ def _raw_post(server, body: bytes, *, delay: float = 0.0, read: bool = True):
     """
     host, port = server.url.removeprefix("http://").split(":")
     head = (
-        f"POST /events?key={server.KEY} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+        f"POST /events?key={KEY} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
     with socket.create_connection((host, int(port)), timeout=30) as sock:
@@ -210,8 +211,8 @@ def _raw_post(server, body: bytes, *, delay: float = 0.0, read: bool = True):
     return json.loads(answer.split(b"\r\n\r\n", 1)[1])
 
 
-def test_a_batch_retried_after_a_client_timeout_is_stored_once(db, collector):
-    server = collector(db)
+def test_a_batch_retried_after_a_client_timeout_is_stored_once(db, start_collector):
+    server = start_collector(db)
     batch = [{"event_type": "pageview", "event_id": new_id(), "user_id": "u"} for _ in range(20)]
     body = json.dumps(batch).encode()
 
@@ -229,8 +230,8 @@ def test_a_batch_retried_after_a_client_timeout_is_stored_once(db, collector):
     assert event_ids(db) == sorted(e["event_id"] for e in batch + more)
 
 
-def test_the_same_event_twice_in_one_batch_is_stored_once(db, collector):
-    server = collector(db)
+def test_the_same_event_twice_in_one_batch_is_stored_once(db, start_collector):
+    server = start_collector(db)
     event = {"event_type": "pageview", "event_id": new_id()}
 
     answer = post(server, [event, event])
@@ -247,8 +248,8 @@ def _iso(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 10**6:03d}Z"
 
 
-def test_a_client_clock_30s_behind_over_a_slow_network_is_corrected(db, collector):
-    server = collector(db)
+def test_a_client_clock_30s_behind_over_a_slow_network_is_corrected(db, start_collector):
+    server = start_collector(db)
     behind, delay = 30 * SECOND_NS, 1.0
 
     # The event happens at true time `happened`; the client's clock says 30 s less.
@@ -275,8 +276,8 @@ def test_a_client_clock_30s_behind_over_a_slow_network_is_corrected(db, collecto
     assert sent <= received_ns <= arrived
 
 
-def test_a_client_clock_within_the_tolerance_is_trusted(db, collector):
-    server = collector(db)
+def test_a_client_clock_within_the_tolerance_is_trusted(db, start_collector):
+    server = start_collector(db)
     ahead = 2 * SECOND_NS  # under the default tolerance of a few seconds
     happened = time.time_ns() - 5 * SECOND_NS
 
@@ -303,10 +304,18 @@ def _point_time(db) -> int:
 FORGED = 'events,event_type=transaction purchase_value=999,user_id="victim"'
 
 
+def assert_nothing_forged(db) -> None:
+    """No point of the forged line: no transaction, no purchase_value field at all."""
+    tags = stored(db, "SHOW TAG VALUES FROM events WITH KEY = event_type")
+    fields = stored(db, "SHOW FIELD KEYS FROM events")
+    assert "transaction" not in {row["value"] for row in tags}
+    assert "purchase_value" not in {row["fieldKey"] for row in fields}
+
+
 @pytest.mark.parametrize("cut", ["\n", "\r\n", "\r"])
 @pytest.mark.parametrize("column", ["location", "device_type", "event_type", "user_id"])
-def test_a_line_break_in_a_tag_value_is_refused_and_adds_no_point(db, collector, column, cut):
-    server = collector(db)
+def test_a_line_break_in_a_tag_value_is_refused_adding_no_point(db, start_collector, column, cut):
+    server = start_collector(db)
     event = {"event_type": "pageview", "event_id": new_id(), column: f"Berlin{cut}{FORGED}"}
     innocent = {"event_type": "pageview", "event_id": new_id(), "location": "Berlin"}
 
@@ -318,6 +327,7 @@ def test_a_line_break_in_a_tag_value_is_refused_and_adds_no_point(db, collector,
     assert [(p["event_id"], p["event_type"]) for p in points(db)] == [
         (innocent["event_id"], "pageview")
     ]
+    assert_nothing_forged(db)
 
 
 @pytest.mark.parametrize(
@@ -329,8 +339,8 @@ def test_a_line_break_in_a_tag_value_is_refused_and_adds_no_point(db, collector,
         f"u1 {FORGED.replace(' ', ',')}",
     ],
 )
-def test_a_second_line_through_a_field_value_is_stored_as_text(db, collector, value):
-    server = collector(db)
+def test_a_second_line_through_a_field_value_is_stored_as_text(db, start_collector, value):
+    server = start_collector(db)
     # page_url is a field in every layout, as the free-text columns are.
     event = {"event_type": "pageview", "event_id": new_id(), "page_url": value}
 
@@ -343,14 +353,15 @@ def test_a_second_line_through_a_field_value_is_stored_as_text(db, collector, va
     if content["accepted"] == 1:
         [point] = stored_points
         assert point["page_url"] == value
-        assert point["event_type"] == "pageview" and point["purchase_value"] is None
+        assert point["event_type"] == "pageview"
     else:
         assert content["results"][0]["field"] == "page_url" and stored_points == []
+    assert_nothing_forged(db)
 
 
 @pytest.mark.parametrize("value", ["Berlin,event_type=transaction", "New York", 'a"b', "a=b"])
-def test_commas_spaces_quotes_and_equals_in_a_tag_are_kept_in_that_tag(db, collector, value):
-    server = collector(db)
+def test_commas_spaces_quotes_and_equals_in_a_tag_are_kept_in_that_tag(db, start_collector, value):
+    server = start_collector(db)
     event = {"event_type": "pageview", "event_id": new_id(), "location": value}
 
     assert post(server, event).json()["accepted"] == 1
