@@ -168,10 +168,18 @@ def test_an_unpaired_surrogate_escape_is_refused_naming_the_field(db, start_coll
     assert point["user_id"] == "anna \U0001f600"  # the whole emoji, stored as sent
 
 
-def test_a_cut_utf8_sequence_is_a_400_with_its_byte_position(db, start_collector):
+@pytest.mark.parametrize(
+    "tail",
+    [
+        pytest.param("\U0001f600".encode()[:2] + b'"}]', id="cut inside the text"),
+        pytest.param("\U0001f600".encode()[:3], id="cut at the end of the body"),
+        pytest.param(b"\xed\xa0\xbd" + b'"}]', id="a lone surrogate encoded"),
+    ],
+)
+def test_a_cut_utf8_sequence_is_a_400_with_its_byte_position(db, start_collector, tail):
     server = start_collector(db)
     head = b'[{"event_type": "pageview", "user_id": "anna '
-    body = head + "\U0001f600".encode()[:2] + b'"}]'
+    body = head + tail
 
     answer = post(server, body, content_type="text/plain")
     assert answer.status_code == 400, answer.text
@@ -250,7 +258,7 @@ def _iso(ns: int) -> str:
 
 def test_a_client_clock_30s_behind_over_a_slow_network_is_corrected(db, start_collector):
     server = start_collector(db)
-    behind, delay = 30 * SECOND_NS, 1.0
+    behind, latency = 30 * SECOND_NS, 1.0
 
     # The event happens at true time `happened`; the client's clock says 30 s less.
     happened = time.time_ns()
@@ -259,21 +267,26 @@ def test_a_client_clock_30s_behind_over_a_slow_network_is_corrected(db, start_co
     event = {
         "event_type": "pageview",
         "event_id": new_id(),
-        "time": _iso(happened - behind),
+        "time": _iso(happened - behind),  # to the millisecond
         "sent_at": (sent - behind) // 10**6,  # epoch milliseconds
     }
-    assert _raw_post(server, json.dumps(event).encode(), delay=delay)["accepted"] == 1
+    # The network: a second before the request arrives, then a slow body.
+    time.sleep(latency)
+    assert _raw_post(server, json.dumps(event).encode(), delay=0.3)["accepted"] == 1
     arrived = time.time_ns()
     drained(server)
 
-    # time = client time + (received - sent_at): the true time plus the network's
-    # delay (here at least 1 s of it), never later than the receipt.
+    # time = client time + (received - sent_at), exactly, in milliseconds ...
     [point] = stored(db, "SELECT event_id, received_at FROM events")
-    stored_ns = _point_time(db)
-    received_ns = point["received_at"] * 10**6
-    assert happened - 10**6 <= stored_ns <= happened + (arrived - sent) + 10**6
-    assert stored_ns <= received_ns + 10**6
-    assert sent <= received_ns <= arrived
+    stored_ns, received_ns = _point_time(db), point["received_at"] * 10**6
+    client_ns = (happened - behind) // 10**6 * 10**6
+    sent_at_ns = (sent - behind) // 10**6 * 10**6
+    assert stored_ns == client_ns + received_ns - sent_at_ns
+    # ... which is the true time moved later by the network's delay (at least the
+    # second of latency), and never later than the receipt.
+    assert sent + latency * SECOND_NS <= received_ns <= arrived
+    assert happened + latency * SECOND_NS - 10**6 <= stored_ns <= happened + (arrived - sent)
+    assert stored_ns <= received_ns
 
 
 def test_a_client_clock_within_the_tolerance_is_trusted(db, start_collector):
