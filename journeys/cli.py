@@ -617,6 +617,13 @@ def _serve_collector(settings, *, access_log: bool) -> None:
     journeys_logger = logging.getLogger("journeys")
     if journeys_logger.getEffectiveLevel() > logging.INFO:
         journeys_logger.setLevel(logging.INFO)
+        # The forwarder logs each batch; the writer's own lines about it are for -v.
+        for name in ("journeys.write", "journeys.delivery", "journeys.client"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal
+    # again with the handlers it found: these make that a clean exit, status 0.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: sys.exit(0))
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -253,4 +254,17 @@ def test_the_example_of_the_module_docstring_is_a_valid_config(tmp_path, monkeyp
     settings = load_settings(write(tmp_path, text))
 
     assert settings.sites[0].name == "shop"
+    assert settings.max_spool_bytes == 2**30
+
+
+def test_the_config_of_the_readme_is_valid(tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    text = readme.split("# collector.toml\n", 1)[1].split("```", 1)[0]
+    text = text.replace("/var/lib/journeys-collector", "spool")
+
+    settings = load_settings(write(tmp_path, text))
+
+    assert [site.name for site in settings.sites] == ["shop"]
+    assert settings.sites[0].origins == ("https://shop.example.com", "https://*.shop.example.com")
+    assert settings.limits == Limits()
     assert settings.max_spool_bytes == 2**30

@@ -15,11 +15,26 @@ from importlib import import_module
 _NAMES = {
     "Accepted": "contract",
     "BodyError": "contract",
-    "Limits": "contract",
-    "Rejected": "contract",
     "check_events": "contract",
+    "Collector": "app",
+    "CollectorSettings": "settings",
+    "create_app": "app",
     "event_json_schema": "contract",
+    "EventStore": "store",
+    "Forwarder": "forward",
+    "KeyRing": "keys",
+    "Limits": "contract",
+    "load_settings": "settings",
+    "new_key": "keys",
     "parse_body": "contract",
+    "Rejected": "contract",
+    "rows_frame": "forward",
+    "Site": "settings",
+    "StoredRow": "store",
+    "StoreError": "store",
+    "StoreFull": "store",
+    "TokenBucket": "keys",
+    "WriteKey": "keys",
 }
 
 __all__ = sorted(_NAMES)

@@ -87,7 +87,7 @@ from journeys.collect.keys import KeyRing, TokenBucket
 from journeys.collect.settings import CollectorSettings
 from journeys.collect.store import EventStore, StoreError, StoreFull
 
-__all__ = ["STATIC", "create_app"]
+__all__ = ["STATIC", "Collector", "create_app"]
 
 logger = logging.getLogger(__name__)
 

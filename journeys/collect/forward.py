@@ -326,7 +326,8 @@ class Forwarder:
         started = time.perf_counter()
         written, refused = await asyncio.to_thread(self._write, batch)
         if refused:
-            await self.store.refuse(list(refused), list(refused.values()))
+            ids = sorted(refused)  # in queue order
+            await self.store.refuse(ids, [refused[i] for i in ids])
         await self.store.done(written)
         logger.info(
             "forwarded a batch of %d events to InfluxDB: %d written, %d refused, in %.2f s; "

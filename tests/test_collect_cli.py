@@ -1,0 +1,135 @@
+"""``journeys collect``: keys, the config check, and the service run as a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+from click.testing import CliRunner
+from collect_server import KEY, free_port
+
+from journeys.cli import main
+
+TOKEN = "tok-cli-never-shown-77e0"
+
+
+def config_text(url: str, database: str, port: int) -> str:
+    return f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+
+[influxdb]
+url = "{url}"
+database = "{database}"
+interval = 0.1
+
+[spool]
+folder = "spool"
+
+[sites.shop]
+keys = ["{KEY}"]
+origins = ["https://shop.example.com"]
+"""
+
+
+def test_new_key_prints_a_fresh_key():
+    runner = CliRunner()
+
+    first = runner.invoke(main, ["collect", "--new-key"])
+    second = runner.invoke(main, ["collect", "--new-key"])
+
+    assert first.exit_code == 0
+    key = first.output.strip()
+    assert key.startswith("jk_") and len(key) == 35
+    assert second.output.strip() != key
+
+
+def test_check_says_what_the_config_holds(tmp_path):
+    path = tmp_path / "collector.toml"
+    path.write_text(config_text("http://influx:8086", "shop", 9100))
+
+    result = CliRunner().invoke(
+        main, ["collect", "--config", str(path), "--check", "--port", "9200"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "site            shop: 1 key(s), origins https://shop.example.com" in result.output
+    assert "influxdb        http://influx:8086 database shop" in result.output
+    assert f"queue           {tmp_path / 'spool' / 'events.sqlite3'}" in result.output
+    assert "listen          http://127.0.0.1:9200" in result.output
+    assert KEY not in result.output
+
+
+def test_a_bad_config_is_one_line_and_exit_1(tmp_path):
+    path = tmp_path / "collector.toml"
+    path.write_text(config_text("http://influx:8086", "shop", 9100).replace("origins", "orgins"))
+
+    result = CliRunner().invoke(main, ["collect", "--config", str(path)])
+
+    assert result.exit_code == 1
+    assert "[sites.shop] orgins: unknown setting" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_without_a_config_it_says_to_name_one():
+    result = CliRunner().invoke(main, ["collect"])
+
+    assert result.exit_code == 2
+    assert "--config FILE" in result.output
+
+
+def test_the_service_takes_an_event_into_influxdb_and_flushes_on_sigterm(db, tmp_path):
+    port = free_port()
+    path = tmp_path / "collector.toml"
+    path.write_text(config_text(db.url, db.database, port))
+    environment = {**os.environ, "INFLUXDB_TOKEN": TOKEN}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "journeys.cli", "collect", "--config", str(path)],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for_health(base, process)
+        answer = requests.post(
+            f"{base}/events?key={KEY}",
+            json={"event_type": "purchase", "user_id": "cli", "purchase_value": 0.0},
+            headers={"Origin": "https://shop.example.com"},
+            timeout=10,
+        )
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert answer.status_code == 202, answer.text
+    assert process.returncode == 0, output
+    assert "collecting for 1 site(s)" in output
+    assert TOKEN not in output
+    stored = db.query("2000-01-01", "2100-01-01")
+    assert list(stored["user_id"]) == ["cli"]
+    assert list(stored["purchase_value"]) == [0.0]
+
+
+def _wait_for_health(base: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"journeys collect ended: {process.communicate()[0]}")
+        try:
+            if requests.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("journeys collect did not answer /health within 30 s")
