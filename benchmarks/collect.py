@@ -173,6 +173,7 @@ class Run:
     errors: dict[str, int]
     prefix: str
     stored: int | None = None
+    drained_in: float | None = None  # seconds from the run's end to its last event stored
 
     @property
     def requests_per_second(self) -> float:
@@ -322,10 +323,11 @@ def main() -> None:
             for batch in (1, options.batch):
                 runs.append(run_wrk("floor", floor.port, "/events", batch, options))
                 run = run_wrk("collector", collector.port, f"/events?key={KEY}", batch, options)
+                started = time.monotonic()
                 counts = drain(db, run, collector.port, options.drain_timeout)
+                run.stored, run.drained_in = counts[0], time.monotonic() - started
                 runs.append(run)
                 problems += [f"collector, batch {batch}: {p}" for p in check(run, counts)]
-                run.stored = counts[0]
         finally:
             floor.stop()
             collector.stop()
@@ -335,17 +337,22 @@ def main() -> None:
 
     print(
         f"{'server':<10} {'events/req':>10} {'requests/s':>11} {'events/s':>10} "
-        f"{'of floor':>9} {'p50 ms':>8} {'p99 ms':>8} {'202 events':>11} {'stored':>9}"
+        f"{'of floor':>9} {'p50 ms':>8} {'p99 ms':>8} {'202 events':>11} {'stored':>9} "
+        f"{'drain s':>8}"
     )
     floors = {r.batch: r for r in runs if r.name == "floor"}
     for r in runs:
         ratio = r.requests_per_second / floors[r.batch].requests_per_second
-        kept = f"{r.stored:>9,}" if r.name == "collector" else f"{'-':>9}"
+        ours = r.name == "collector"
+        kept = f"{r.stored:>9,} {r.drained_in:>8.1f}" if ours else f"{'-':>9} {'-':>8}"
         print(
             f"{r.name:<10} {r.batch:>10} {r.requests_per_second:>11,.0f} "
             f"{r.events_per_second:>10,.0f} {ratio:>9.0%} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
-            f"{r.accepted if r.name == 'collector' else r.events_202:>11,} {kept}"
+            f"{r.accepted if ours else r.events_202:>11,} {kept}"
         )
+    for r in runs:
+        if set(r.statuses) != {"202"}:
+            print(f"{r.name}, {r.batch} event(s) a request: answers by status {r.statuses}")
     print(
         f"{options.connections} connections, {options.threads} wrk thread(s), "
         f"{options.duration:g} s per run; load average before "

@@ -3,13 +3,18 @@
 Every test posts to the collector served by a real uvicorn and then reads what
 reached a real InfluxDB, after the collector's queue has emptied: each input is
 either stored exactly as sent, or refused with a status and a reason that names
-the problem, and never adds, loses or doubles a point. The rules themselves
+the problem, and never adds, loses or doubles a point. Besides the list of the
+reports (JSON as text/plain, an empty body, an event or body over the limits, a
+truncated emoji, a batch retried after a timeout, a client clock 30 s behind
+over a slow network, a second line through a tag or field value): retries
+racing each other, and a client gone in the middle of its body. The rules themselves
 (one vector per rule) are in ``contract/vectors.json``; these tests follow a
 few of them through the whole service.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import json
 import socket
@@ -246,6 +251,40 @@ def test_the_same_event_twice_in_one_batch_is_stored_once(db, start_collector):
     assert [r["status"] for r in answer.json()["results"]] == ["accepted", "duplicate"]
     drained(server)
     assert event_ids(db) == [event["event_id"]]
+
+
+def test_retries_racing_each_other_store_each_event_once(db, start_collector):
+    server = start_collector(db)
+    batch = [{"event_type": "pageview", "event_id": new_id()} for _ in range(20)]
+    body = json.dumps(batch).encode()
+
+    # Eight copies of one batch at once: the store sees them in one commit or in
+    # several, and must answer each event accepted exactly once over all of them.
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: post(server, body).json(), range(8)))
+    assert sum(a["accepted"] for a in answers) == 20
+    assert sum(a["duplicates"] for a in answers) == 7 * 20
+    drained(server)
+    assert event_ids(db) == sorted(e["event_id"] for e in batch)
+
+
+def test_a_client_gone_mid_body_leaves_nothing_and_the_service_answering(db, start_collector):
+    server = start_collector(db)
+    event = {"event_type": "pageview", "event_id": new_id()}
+    body = json.dumps([event] + [{"event_type": "pageview"}] * 50).encode()
+
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"POST /events?key={KEY} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
+        time.sleep(0.2)
+
+    assert post(server, {"event_type": "pageview"}).json()["accepted"] == 1
+    drained(server)
+    assert [p.get("event_id") for p in points(db)] == [None]
 
 
 # A client clock 30 s behind, over a slow network.
