@@ -2,23 +2,28 @@
 
 A dedicated ``influxd`` is stopped and started again on the same port and data
 while several clients post batches to the collector, served by a real uvicorn;
-and a collector is shut down with events still queued, to be replaced by a new
-one on the same spool folder. Afterwards the events in InfluxDB are exactly the
-events answered ``accepted``: none lost, none twice, and none of those answered
-``rejected`` or refused as a whole.
+a collector is shut down with events still queued, to be replaced by a new one
+on the same spool folder; and ``journeys collect``, a process of its own, is
+killed (SIGKILL) under load and started again. Afterwards the events in
+InfluxDB are exactly the events answered ``accepted``: none lost, none twice,
+and none of those answered ``rejected`` or refused as a whole (of a request the
+kill cut off, with no answer, each event is stored once or not at all).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+import tomllib
 import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import pytest
 import requests
-from collect_server import KEY, running, settings_for
+from collect_server import KEY, free_port, running, settings_for
 from helpers import drained, event_ids, wait_until
 
 import journeys as jy
@@ -164,3 +169,79 @@ def test_events_queued_at_shutdown_are_written_by_the_next_collector(own_server,
         outage.join(30)
         drained(SimpleNamespace(url=url), timeout=60)
     assert event_ids(db) == sorted(ids)
+
+
+def _serve(path, log) -> subprocess.Popen:
+    """``journeys collect --config path`` as a process of its own, once it answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "journeys.cli", "collect", "--config", str(path)],
+        cwd=path.parent,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    port = tomllib.loads(path.read_text())["server"]["port"]
+
+    def answers() -> bool:
+        assert process.poll() is None, f"journeys collect ended: {log.name}"
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok
+        except requests.ConnectionError:
+            return False
+
+    wait_until(answers, what="journeys collect answering /health")
+    return process
+
+
+def test_a_collector_killed_under_load_loses_no_accepted_event(db, tmp_path):
+    port = free_port()
+    path = tmp_path / "collector.toml"
+    path.write_text(
+        f"""
+[server]
+port = {port}
+
+[influxdb]
+url = "{db.url}"
+database = "{db.database}"
+interval = 2.0
+
+[spool]
+folder = "spool"
+
+[sites.shop]
+keys = ["{KEY}"]
+rate = 1e6
+burst = 1_000_000
+"""
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    # kill -9 in the middle of the load: no shutdown, no flush; then a new process.
+    with (tmp_path / "collector.log").open("wb") as log:
+        process = _serve(path, log)
+        try:
+            with Load(f"{base}/events?key={KEY}") as load:
+                wait_until(lambda: load.count() >= 30, what="the first answers")
+                waiting = requests.get(f"{base}/health", timeout=10).json()["store"]["pending"]
+                process.kill()
+                process.wait()
+                process = _serve(path, log)
+                count = load.count()
+                wait_until(lambda: load.count() >= count + 30, what="answers after the kill")
+            drained(SimpleNamespace(url=base), timeout=60)
+        finally:
+            process.terminate()
+            process.wait(30)
+
+    # Events accepted but not yet written when the process died were in the queue on
+    # disk; the next process wrote them. Every event answered accepted is stored
+    # once; of the requests the kill cut
+    # off (no answer), each event is stored once or not at all; nothing else is.
+    accepted, _ = load.by_result()
+    unanswered = {i for _, ids, status, _ in load.answers if status is None for i in ids}
+    stored = event_ids(db)
+    assert waiting > 0
+    assert len(stored) == len(set(stored))
+    assert set(accepted) <= set(stored)
+    assert set(stored) - set(accepted) <= unanswered
+    assert {status for _, _, status, _ in load.answers} <= {202, None}
