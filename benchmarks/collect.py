@@ -55,6 +55,7 @@ KEY = "jk_bench_write_key_0123456789"
 SITE = "bench"
 CONFIG_VARIABLE = "JOURNEYS_BENCH_COLLECTOR_CONFIG"
 GRACE = 3  # seconds after the last event request for its answer
+GOAL = 0.70  # of the floor's requests/s, for single events
 
 
 # The two applications, built in the server processes by uvicorn's --factory.
@@ -350,6 +351,10 @@ def main() -> None:
             f"{r.events_per_second:>10,.0f} {ratio:>9.0%} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
             f"{r.accepted if ours else r.events_202:>11,} {kept}"
         )
+    single = next(r for r in runs if r.name == "collector" and r.batch == 1)
+    share = single.requests_per_second / floors[1].requests_per_second
+    verdict = "met" if share >= GOAL else "not met"
+    print(f"goal: single events at {GOAL:.0%} of the floor or more: {share:.0%}, {verdict}")
     for r in runs:
         if set(r.statuses) != {"202"}:
             print(f"{r.name}, {r.batch} event(s) a request: answers by status {r.statuses}")
