@@ -612,6 +612,12 @@ def _serve_collector(settings, *, access_log: bool) -> None:
     import uvicorn
 
     from journeys.collect.app import create_app
+    from journeys.collect.store import EventStore
+
+    # A queue another collector holds, or a folder that cannot be written, is said
+    # here in one line, rather than as a traceback of the app's startup.
+    settings.spool.mkdir(parents=True, exist_ok=True)
+    EventStore(settings.store_path).close()
 
     # A service says what it does: one line per batch written, unless told otherwise.
     journeys_logger = logging.getLogger("journeys")
@@ -628,8 +634,9 @@ def _serve_collector(settings, *, access_log: bool) -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        loop="uvloop",
-        http="httptools",
+        # uvloop and httptools (uvicorn[standard]) wherever they are installed.
+        loop="auto",
+        http="auto",
         workers=1,
         lifespan="on",
         access_log=access_log,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -83,42 +84,55 @@ def test_without_a_config_it_says_to_name_one():
     assert "--config FILE" in result.output
 
 
-def test_the_service_takes_an_event_into_influxdb_and_flushes_on_sigterm(db, tmp_path):
-    port = free_port()
-    path = tmp_path / "collector.toml"
-    path.write_text(config_text(db.url, db.database, port))
+@contextlib.contextmanager
+def collect_process(path, port: int):
+    """``journeys collect --config path`` as a real process; its output once it ended."""
     environment = {**os.environ, "INFLUXDB_TOKEN": TOKEN}
     process = subprocess.Popen(
         [sys.executable, "-m", "journeys.cli", "collect", "--config", str(path)],
-        cwd=tmp_path,
+        cwd=path.parent,
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    ended = {}
     try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_for_health(base, process)
-        answer = requests.post(
-            f"{base}/events?key={KEY}",
-            json={"event_type": "purchase", "user_id": "cli", "purchase_value": 0.0},
-            headers={"Origin": "https://shop.example.com"},
-            timeout=10,
-        )
+        _wait_for_health(f"http://127.0.0.1:{port}", process)
+        yield process, ended
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        ended["output"], _ = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
 
+
+def test_the_service_takes_an_event_into_influxdb_and_flushes_on_sigterm(db, tmp_path):
+    port = free_port()
+    path = tmp_path / "collector.toml"
+    path.write_text(config_text(db.url, db.database, port))
+
+    with collect_process(path, port) as (process, ended):
+        answer = requests.post(
+            f"http://127.0.0.1:{port}/events?key={KEY}",
+            json={"event_type": "transaction", "user_id": "cli", "purchase_value": 0.0},
+            headers={"Origin": "https://shop.example.com"},
+            timeout=10,
+        )
+        second = CliRunner().invoke(main, ["collect", "--config", str(path), "--port", "1"])
+
     assert answer.status_code == 202, answer.text
-    assert process.returncode == 0, output
-    assert "collecting for 1 site(s)" in output
-    assert TOKEN not in output
+    assert process.returncode == 0, ended["output"]
+    assert "collecting for 1 site(s)" in ended["output"]
+    assert TOKEN not in ended["output"]
     stored = db.query("2000-01-01", "2100-01-01")
     assert list(stored["user_id"]) == ["cli"]
     assert list(stored["purchase_value"]) == [0.0]
+    # A second collector on the same queue is refused in one line, before it listens.
+    assert second.exit_code == 1
+    assert "is in use by another process" in second.output
+    assert "Traceback" not in second.output
 
 
 def _wait_for_health(base: str, process: subprocess.Popen) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 import journeys as jy
 from journeys.collect.forward import Forwarder, rows_frame
-from journeys.collect.store import EventStore
+from journeys.collect.store import EventStore, StoreError
 
 BASE = 1_764_000_000_000_000_000  # ns
 
@@ -196,7 +196,7 @@ _CRASH = textwrap.dedent(
     from pathlib import Path
     import journeys as jy
     from journeys.collect.forward import Forwarder
-    from journeys.collect.store import EventStore
+    from journeys.collect.store import EventStore, StoreError
 
     async def main():
         store = EventStore(Path(sys.argv[1]))
@@ -234,6 +234,48 @@ def test_a_batch_written_but_not_acknowledged_is_written_again_and_stored_once(d
     assert asyncio.run(resume()) == 120  # none was acknowledged: all written again
     ids = stored_ids(db)
     assert len(ids) == 120 and set(ids) == {f"id-{i}" for i in range(120)}
+
+
+def test_a_batch_whose_acknowledgement_fails_is_written_again_and_stored_once(db, path):
+    async def scenario():
+        with EventStore(path) as store:
+            await store.put("shop", [row(i) for i in range(30)])
+            done, failures = store.done, []
+
+            async def failing_once(ids):
+                if not failures:
+                    failures.append(len(ids))
+                    raise StoreError("disk I/O error")
+                await done(ids)
+
+            store.done = failing_once
+            forwarder = Forwarder(store, db, backoff=0.05)
+            assert await forwarder.flush(timeout=30)
+            return failures, forwarder.stats()
+
+    failures, stats = asyncio.run(scenario())
+
+    assert failures == [30] and stats["healthy"]
+    assert stats["batches"] == 1 and stats["written"] == 30  # acknowledged once
+    ids = stored_ids(db)
+    assert len(ids) == 30 and set(ids) == {f"id-{i}" for i in range(30)}
+
+
+def test_the_writers_advice_is_logged_once_not_raised(db, path, caplog):
+    async def scenario():
+        with EventStore(path) as store:
+            forwarder = Forwarder(store, db, layout="published", interval=0.05)
+            for start in (0, 10):
+                await store.put("shop", [row(i) for i in range(start, start + 10)])
+                assert await forwarder.flush(timeout=30)
+            return forwarder.stats()
+
+    with caplog.at_level(logging.WARNING, logger="journeys.collect.forward"):
+        stats = asyncio.run(scenario())
+
+    assert stats["written"] == 20 and stats["batches"] == 2
+    assert caplog.text.count("CardinalityWarning") == 1
+    assert len(db.query()) == 20
 
 
 def test_flush_gives_up_after_its_timeout_and_the_events_stay_for_the_next_start(path):

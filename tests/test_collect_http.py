@@ -254,7 +254,7 @@ def test_a_key_over_its_rate_is_429_with_retry_after(db, tmp_path):
 def test_a_full_queue_is_503_with_retry_after_and_keeps_nothing(tmp_path):
     # InfluxDB is away, so the queue cannot drain: it takes two events, then refuses.
     dead = jy.connect(f"http://127.0.0.1:{free_port()}", database="nowhere")
-    settings = settings_for(dead, tmp_path, spool={"max_events": 2})
+    settings = settings_for(dead, tmp_path, spool={"max_events": 2}, server={"flush_timeout": 0.5})
     with running(settings) as (url, state):
         first = post(url, [{"event_type": "pageview"}] * 2)
         refused = post(url, [{"event_type": "pageview"}])
@@ -315,6 +315,9 @@ def test_health_says_the_queue_and_influxdb_are_fine(collector):
     assert content["influxdb"]["reachable"] is True
     assert content["store"]["pending"] >= 0
     assert content["sites"] == ["shop", "app"]
+    assert content["forwarder"]["healthy"] is True
+    assert "url" not in content["influxdb"]
+    assert "path" not in content["store"]
 
 
 def test_with_influxdb_stopped_events_wait_and_the_token_is_never_shown(tmp_path, caplog):
@@ -336,6 +339,7 @@ def test_with_influxdb_stopped_events_wait_and_the_token_is_never_shown(tmp_path
         stored = sorted(events_in(db)["user_id"])
 
     assert [a.status_code for a in answers] == [202, 202, 200, 401, 200]
+    assert answers[2].json()["status"] == "degraded"
     while_down = answers[2].json()["influxdb"]
     assert while_down["reachable"] is False
     assert "could not reach InfluxDB" in while_down["reason"]

@@ -268,3 +268,11 @@ def test_the_config_of_the_readme_is_valid(tmp_path):
     assert settings.sites[0].origins == ("https://shop.example.com", "https://*.shop.example.com")
     assert settings.limits == Limits()
     assert settings.max_spool_bytes == 2**30
+
+
+def test_max_age_false_means_no_bound():
+    data = {**BASE, "limits": {"max_age": False, "max_events": 10}}
+
+    settings = CollectorSettings.from_dict(data)
+
+    assert settings.limits == Limits(max_age=None, max_events=10)

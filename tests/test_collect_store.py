@@ -309,20 +309,53 @@ def test_a_folder_gets_its_file_inside(tmp_path):
 def test_old_dedup_ids_are_pruned_and_max_ids_shortens_the_window(path, caplog, monkeypatch):
     import journeys.collect.store as module
 
-    monkeypatch.setattr(module, "PRUNE_EVERY", 0.0)  # prune after every call
+    monkeypatch.setattr(module, "PRUNE_EVERY", 0.05)
 
     async def scenario():
-        with EventStore(path, dedup_window=0.2, max_ids=10) as store:
+        with EventStore(path, dedup_window=2.0, max_ids=10) as store:
             await store.put("shop", [row(i) for i in range(5)])
-            await asyncio.sleep(0.4)
-            await store.put("shop", [row(i) for i in range(5, 25)])
-            await asyncio.sleep(0.1)
-            await store.put("shop", [{"event_type": "x", "time": 1}])  # a turn to prune
-            await asyncio.sleep(0.1)
-            return store.stats()["dedup_ids"]
+            await asyncio.sleep(2.2)  # the five are older than the window now
+            await store.put("shop", [row(i) for i in range(5, 15)])
+            await asyncio.sleep(0.02)
+            await store.put("shop", [row(i) for i in range(15, 25)])
+            await asyncio.sleep(0.3)  # a few turns to prune
+            return store.stats()["dedup_ids"], await store.put("shop", [row(24), row(5)])
 
     with caplog.at_level("WARNING", logger="journeys.collect.store"):
-        ids = run(scenario())
+        ids, again = run(scenario())
 
+    # The five expired ones went, then the ten older of the twenty, beyond max_ids.
     assert ids == 10
-    assert "reached max_ids=10" in caplog.text
+    assert again == [False, True]  # id-24 is remembered, id-5 was forgotten early
+    assert "reached max_ids=10" in caplog.text and "instead of 2 s" in caplog.text
+
+
+def test_a_full_disk_is_store_full_and_nothing_of_that_put_is_kept(path, monkeypatch):
+    # SQLite's own "database or disk is full", made real by a page limit on the file.
+    opened = EventStore._open
+
+    def small(self):
+        opened(self)
+        self._conn.execute("PRAGMA max_page_count=12")
+
+    monkeypatch.setattr(EventStore, "_open", small)
+    big = "x" * 3000
+
+    async def scenario():
+        with EventStore(path) as store:
+            accepted = 0
+            with pytest.raises(StoreFull, match="disk holding the event store") as caught:
+                for i in range(100):
+                    await store.put("shop", [row(i, page_url=big)])
+                    accepted += 1
+            pending = store.pending
+            taken = await store.take(100)
+            await store.done([t.id for t in taken[:2]])  # room again
+            again = await store.put("shop", [row(accepted, page_url=big)])
+            return accepted, pending, len(taken), caught.value, again
+
+    accepted, pending, taken, error, again = run(scenario())
+
+    assert 0 < accepted < 100 and pending == taken == accepted
+    assert error.retry_after == 60
+    assert again == [True]  # the failed put recorded no id either

@@ -303,3 +303,20 @@ def test_json_error_position_and_message():
 
     assert caught.value.position == 15
     assert "line 1 column 16 (char 15)" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"event_type": "x", **{f"key_{n}": "v" * 1000 for n in range(40)}},
+        {"event_type": "x", **{f"count_{n}": 10**4000 for n in range(9)}},
+        {"event_type": "x", "page_url": ["p" * 1000] * 40},
+        {"event_type": "x", "page_url": "\x01" * 4000, "note": "\x01" * 2000},
+    ],
+    ids=["many keys", "long integers", "nested", "escaped characters"],
+)
+def test_event_size_is_checked_before_its_keys(event):
+    (result,) = check_events([event], received_at=RECEIVED, limits=Limits())
+
+    assert result.field is None
+    assert "more than the 32,768 allowed" in result.reason

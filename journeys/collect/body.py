@@ -32,6 +32,8 @@ import re
 import zlib
 from typing import TYPE_CHECKING
 
+from journeys.errors import JourneysError
+
 if TYPE_CHECKING:
     from journeys.collect.contract import Limits
 
@@ -45,8 +47,10 @@ _BOM = b"\xef\xbb\xbf"
 _CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)', re.DOTALL)
 
 
-class BodyError(Exception):
+class BodyError(JourneysError, ValueError):
     """A request body that cannot be read at all; no event of it is taken.
+
+    Like every error of journeys it is a :class:`~journeys.errors.JourneysError`.
 
     Attributes
     ----------

@@ -23,10 +23,15 @@ its ``sent_at`` and ``tolerance`` the :attr:`~journeys.collect.contract.Limits.s
 The correction folds the network delay (from ``s`` to ``received``) into the
 skew, so a slow network moves the time later by the delay, never earlier, and
 the guard ``t ≤ s + tolerance`` (an event cannot happen after the request
-carrying it was sent; refused otherwise) keeps a corrected time from falling
-after ``received`` by more than the tolerance. Within the tolerance nothing is
-corrected, so a good clock and a short delay leave the client's time exactly
-as sent.
+carrying it was sent; refused otherwise) keeps a corrected time at most the
+tolerance after ``received`` (a trusted one at most twice the tolerance).
+Within the tolerance nothing is corrected, so a good clock and a short delay
+leave the client's time exactly as sent.
+
+An example: a client clock 30 s behind, an event at 12:00:00 (true time), the
+request sent at 12:00:10 and 2.5 s on the way. The client sends ``t`` 11:59:30
+and ``s`` 11:59:40; the collector receives at 12:00:12.5, so the skew is 32.5 s
+and the time 12:00:02.5: off by the network delay, not by the clock.
 
 The time found must then lie within ``max_future`` after ``received`` and
 ``max_age`` before it (see :class:`~journeys.collect.contract.Limits`), and
@@ -45,9 +50,11 @@ from journeys.schema import MAX_TIME, MIN_TIME
 __all__ = ["event_time", "parse_client_time"]
 
 _EXAMPLE = '"2023-11-14T22:13:20.123Z"'
+# ASCII digits only: Python's \d would take "٢٠٢٣" for 2023, JavaScript's would not.
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))?",
+    re.ASCII,
 )
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _NS_PER_MS = 1_000_000
@@ -57,10 +64,15 @@ _NS_PER_S = 1_000_000_000
 MIN_MS = -(-MIN_TIME // _NS_PER_MS)
 MAX_MS = MAX_TIME // _NS_PER_MS
 
-#: The pattern of a time text, for the JSON Schema (ECMA-262 and Python ``re`` alike).
+#: The end of a text in a JSON Schema pattern, for ECMA-262 and Python ``re`` alike:
+#: Python's ``$`` also matches before a final line break.
+END = r"(?![\s\S])"
+
+#: The pattern of a time text, for the JSON Schema: ``[0-9]``, since Python's ``\d``
+#: takes other digits too.
 ISO_PATTERN = (
-    r"^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
-    r"(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+    r"^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3])"
+    r":[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])" + END
 )
 
 
@@ -214,7 +226,14 @@ def event_time(
             ),
         )
     if not MIN_TIME <= corrected <= MAX_TIME:
-        return 0, "time", _outside(corrected)
+        return (
+            0,
+            "time",
+            (
+                "lies, once corrected for the client's clock, outside the times InfluxDB can "
+                "store (1677-09-21 to 2262-04-11): send the time and sent_at by the same clock"
+            ),
+        )
     return corrected, "", ""
 
 

@@ -14,7 +14,8 @@ An event
     happened and when it was sent (see :mod:`journeys.collect.clock` for the
     formats and the skew correction). Any other key refuses the event, naming
     the key and listing the valid ones: a misspelt ``scrol_depth`` is never
-    dropped silently. ``null`` is the same as an absent key.
+    dropped silently, even when its value is ``null``. Otherwise ``null`` is the
+    same as an absent key.
 Strings
     A string column takes a JSON string only (an id sent as a number is refused
     rather than guessed at), of 1 to :attr:`~journeys.schema.Column.max_length`
@@ -59,7 +60,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from journeys.collect.body import BodyError, describe_json, parse_body
-from journeys.collect.clock import ISO_PATTERN, MAX_MS, MIN_MS, event_time, parse_client_time
+from journeys.collect.clock import END, ISO_PATTERN, MAX_MS, MIN_MS, event_time, parse_client_time
 from journeys.lineprotocol import tag_value_problem
 from journeys.schema import COLUMNS, LAYOUTS, Column
 
@@ -217,10 +218,11 @@ def _string_check(column: Column, tag: bool) -> Check:
 
 
 def _number(value) -> str:
-    """A bound in a message: 0, 100, 9223372036854775807, 0.5."""
-    if type(value) is float and value.is_integer():
+    """A number in a message: 0, 100, 0.5, 1e+20, and 123456789...(4001 digits)."""
+    if type(value) is float and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
-    return str(value)
+    text = repr(value)
+    return text if len(text) <= 30 else f"{text[:20]}...({len(text)} digits)"
 
 
 def _range_check(column: Column, low, high) -> Callable[[object, object], str]:
@@ -232,15 +234,14 @@ def _range_check(column: Column, low, high) -> Callable[[object, object], str]:
             return ""
         if both:
             return (
-                f"is {sent!r}, outside the range {_number(low)} to {_number(high)}: "
+                f"is {_number(sent)}, outside the range {_number(low)} to {_number(high)}: "
                 "send a value in the range"
             )
         if number < low:
             least = _number(low)
-            return f"is {sent!r}, below the least allowed, {least}: send {least} or more"
-        return (
-            f"is {sent!r}, above the most allowed, {_number(high)}: send {_number(high)} or less"
-        )
+            return f"is {_number(sent)}, below the least allowed, {least}: send {least} or more"
+        most = _number(high)
+        return f"is {_number(sent)}, above the most allowed, {most}: send {most} or less"
 
     return outside
 
@@ -259,9 +260,12 @@ def _float_check(column: Column) -> Check:
                 number = float(value)
             except OverflowError:
                 number = math.inf
+            # Limitation: a collector in JavaScript cannot see this, since its JSON.parse
+            # rounds such integers as it reads them, so the shared vectors leave it out;
+            # a JSON parser that keeps big integers would let it check the same.
             if number != value:
                 return None, (
-                    f"is {value}, with more digits than a float holds: send at most 15 "
+                    f"is {_number(value)}, with more digits than a float holds: send at most 15 "
                     "significant digits"
                 )
         else:
@@ -324,6 +328,7 @@ _VALID_KEYS = ", ".join(k for k in _CHECKS if k not in COLLECTOR_COLUMNS)
 # An event whose text is at most this many characters cannot exceed the byte
 # limit however it is escaped (a character takes at most 6 bytes, as \u001f).
 _SAFE_FACTOR = 6
+_LONG = 10**20
 
 
 def check_events(items: list, *, received_at: int, limits: Limits) -> list[Accepted | Rejected]:
@@ -356,6 +361,8 @@ def check_events(items: list, *, received_at: int, limits: Limits) -> list[Accep
     ...              received_at=1_700_000_000_000, limits=Limits())[0].reason
     'is 101, outside the range 0 to 100: send a value in the range'
     """
+    if type(received_at) is not int:
+        raise TypeError(f"received_at must be int milliseconds since 1970, not {received_at!r}")
     received = received_at * _NS_PER_MS
     tolerance = int(limits.skew_tolerance * _NS_PER_S)
     future = int(limits.max_future * _NS_PER_S)
@@ -381,11 +388,11 @@ def _check_one(index, item, received_at, received, tolerance, future, age, limit
     row = {}
     checks = _CHECKS
     for key, value in item.items():
-        if value is None:
-            continue
         check = checks.get(key)
         if check is None:
-            return Rejected(index, key, _unknown_key(key))
+            return Rejected(index, _printable(key), _unknown_key(key))
+        if value is None and check is not _collector_check:
+            continue
         stored, reason = check(value)
         if reason:
             return Rejected(index, key, reason)
@@ -414,14 +421,21 @@ def _check_one(index, item, received_at, received, tolerance, future, age, limit
 
 def _size_problem(item: dict, limit: int) -> str:
     """Why an event is too large, or "" when it is not; exact only when it may be."""
-    estimate = 2
-    for key, value in item.items():
-        estimate += len(key) + 4
-        estimate += len(value) if type(value) is str else 24
-        if type(value) in (list, dict):
-            estimate = limit  # nested values: measure exactly
+    # An upper bound of the text's characters: the keys and their quotes, the
+    # strings, 24 for any other value (the longest float is 24 characters).
+    estimate = 2 + 4 * len(item) + sum(map(len, item))
+    for value in item.values():
+        kind = type(value)
+        if kind is str:
+            estimate += len(value)
+        elif kind is list or kind is dict or (kind is int and not -_LONG < value < _LONG):
+            estimate = limit  # nested values and long integers: measure exactly
+            break
+        else:
+            estimate += 24
     if estimate * _SAFE_FACTOR <= limit:
         return ""
+
     text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
     size = len(text.encode("utf-8", "surrogatepass"))
     if size <= limit:
@@ -430,6 +444,13 @@ def _size_problem(item: dict, limit: int) -> str:
         f"is {size:,} bytes of JSON, more than the {limit:,} allowed for one event: send "
         "shorter values"
     )
+
+
+def _printable(key: str) -> str:
+    """The key, with lone surrogates written as ``\\udxxx`` so that it can be sent as UTF-8."""
+    if key.isascii():
+        return key
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _unknown_key(key: str) -> str:
@@ -450,17 +471,19 @@ def _property(column: Column) -> dict:
             schema["maxLength"] = column.max_length
         if column.name in TAG_COLUMNS:
             # No line break; a backslash only before a character a tag keeps.
-            schema["pattern"] = r"^(?:[^\\\r\n]|\\(?=[^ ,=\r\n]))*$"
+            schema["pattern"] = r"^(?:[^\\\r\n]|\\(?=[^ ,=\r\n]))*" + END
     else:
         schema["type"] = "number" if column.kind == "float" else "integer"
         low, high = column.minimum, column.maximum
-        if column.kind == "integer":
-            low = _INT64[0] if low is None else low
-            high = _INT64[1] if high is None else high
+        if column.kind == "integer" and low is None:
+            low = _INT64[0]
         if low is not None:
             schema["minimum"] = low
         if high is not None:
             schema["maximum"] = high
+        elif column.kind == "integer":
+            # 2**63 itself, not 2**63 - 1, which a double (JavaScript's numbers) cannot hold.
+            schema["exclusiveMaximum"] = _INT64[1] + 1
     return schema
 
 

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from journeys.errors import SchemaError, SkippedRowsWarning
+from journeys.errors import SchemaError, SkippedRowsWarning, StoreError
 from journeys.schema import COLUMNS, get_layout
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class Forwarder:
     last_error : str or None
         Why the last failed write failed, kept after recovery.
     written, batches : int
-        Events written and batches acknowledged since the start.
+        Events written and batches acknowledged in the store since the start.
     refused : collections.Counter
         Events refused, by reason, since the start.
 
@@ -212,7 +212,17 @@ class Forwarder:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name="journeys-forwarder"
             )
+            self._task.add_done_callback(self._ended)
         return self._task
+
+    def _ended(self, task: asyncio.Task) -> None:
+        """Say so when the task ends by a bug, rather than let it vanish."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        self.healthy = False
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        logger.error("the forwarder stopped: %s", self.last_error, exc_info=exc)
 
     @property
     def running(self) -> bool:
@@ -243,6 +253,8 @@ class Forwarder:
         except TimeoutError:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        except Exception:  # noqa: BLE001 (a bug: the events stay in the store)
+            logger.exception("the forwarder failed while flushing")
         left = self.store.pending
         if left:
             logger.warning(
@@ -280,24 +292,46 @@ class Forwarder:
         batch: list[StoredRow] = []
         while True:
             if not batch:
-                batch = await self.store.take(self.batch_size)
+                try:
+                    batch = await self.store.take(self.batch_size)
+                except StoreError as exc:
+                    if self.store.closed:
+                        logger.info("the store is closed: the forwarder stops")
+                        return
+                    logger.error("could not take events from the store: %s", exc)
+                    await self._pause(self.max_backoff)
+                    continue
             if not batch:
                 if self._flushing:
                     return
                 await self._pause(self.interval)
                 continue
 
+            started = time.perf_counter()
             try:
-                written, refused = await self._forward(batch)
-            except asyncio.CancelledError:
-                raise
+                written, refused = await asyncio.to_thread(self._write, batch)
             except Exception as exc:  # noqa: BLE001 (whatever failed, the batch is kept)
                 pause = self._failed(exc, len(batch))
                 if self._flushing and self._left() <= 0:
                     return
                 await self._pause(pause)
                 continue
+            self._recovered()
 
+            try:
+                await self._acknowledge(batch, written, refused, started)
+            except StoreError as exc:
+                # Written but still queued: written again later, which stores it once.
+                logger.error(
+                    "wrote %d events but could not mark them written in the store (%s); they "
+                    "stay queued and will be written again, which stores each once",
+                    len(written),
+                    exc,
+                )
+                if self.store.closed:
+                    return
+                await self._pause(self.backoff)
+                continue
             self._succeeded(batch, written, refused)
             full = len(batch) == self.batch_size
             batch = []
@@ -321,12 +355,12 @@ class Forwarder:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
-    async def _forward(self, batch: list[StoredRow]) -> tuple[list[int], dict[int, str]]:
-        """Write one batch and acknowledge it; the ids written and the reasons refused."""
-        started = time.perf_counter()
-        written, refused = await asyncio.to_thread(self._write, batch)
+    async def _acknowledge(
+        self, batch: list[StoredRow], written: list[int], refused: dict[int, str], started: float
+    ) -> None:
+        """Remove the batch from the store: refused rows to the dead letters, in queue order."""
         if refused:
-            ids = sorted(refused)  # in queue order
+            ids = sorted(refused)
             await self.store.refuse(ids, [refused[i] for i in ids])
         await self.store.done(written)
         logger.info(
@@ -338,7 +372,6 @@ class Forwarder:
             time.perf_counter() - started,
             self.store.pending,
         )
-        return written, refused
 
     def _write(self, batch: list[StoredRow]) -> tuple[list[int], dict[int, str]]:
         """In a worker thread: the ids written and, by id, why the others were refused."""
@@ -374,7 +407,8 @@ class Forwarder:
             self._warned.add(kind)
             logger.warning("%s: %s", kind, warning.message)
 
-    def _succeeded(self, batch, written: list[int], refused: dict[int, str]) -> None:
+    def _recovered(self) -> None:
+        """Note a write that succeeded: InfluxDB is healthy (again)."""
         if not self.healthy:
             logger.info(
                 "InfluxDB takes events again, after %.0f s",
@@ -383,6 +417,9 @@ class Forwarder:
         self.healthy = True
         self._failures = 0
         self._down_since = None
+
+    def _succeeded(self, batch, written: list[int], refused: dict[int, str]) -> None:
+        """Count a batch written and acknowledged; log its refusals by reason."""
         self.written += len(written)
         self.batches += 1
         if refused:

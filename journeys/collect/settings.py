@@ -20,6 +20,7 @@ the limits of a request, and the InfluxDB the events go to::
 
     [limits]                    # of one request; see journeys.collect.contract.Limits
     max_events = 500
+    max_age = 2_592_000         # seconds an event may be old; false for no bound
 
     [sites.shop]                # one table per site
     keys = ["jk_..."]           # made by `journeys collect --new-key`
@@ -350,7 +351,9 @@ class _Reader:
     def limits(self, section: Mapping[str, Any]) -> Limits:
         values = {}
         for spec in dataclasses.fields(Limits):
-            if spec.name in section:
+            if spec.name in section and section[spec.name] is False and "None" in str(spec.type):
+                values[spec.name] = None  # false: no bound, where Limits allows None
+            elif spec.name in section:
                 integer = isinstance(spec.default, int) and not isinstance(spec.default, bool)
                 values[spec.name] = self.number(
                     section, "[limits]", spec.name, spec.default, integer=integer, low=0
