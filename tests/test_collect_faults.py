@@ -1,8 +1,8 @@
 """The collector loses nothing when InfluxDB goes away: every event answered 202 arrives once.
 
 A dedicated ``influxd`` is stopped and started again on the same port and data
-while several clients post batches to the collector, served by a real uvicorn;
-a collector is shut down with events still queued, to be replaced by a new one
+while several clients post batches to the collector, served by a real uvicorn
+(once with a queue small enough to fill up meanwhile); a collector is shut down with events still queued, to be replaced by a new one
 on the same spool folder; and ``journeys collect``, a process of its own, is
 killed (SIGKILL) under load and started again. Afterwards the events in
 InfluxDB are exactly the events answered ``accepted``: none lost, none twice,
@@ -144,6 +144,30 @@ def test_influxdb_restarted_under_load_gets_every_accepted_event_once(
     stored = event_ids(db)
     assert stored == accepted  # every accepted event, each once
     assert not set(others) & set(stored)
+
+
+def test_a_full_queue_while_influxdb_is_down_is_a_503_that_keeps_nothing(
+    own_server, start_collector
+):
+    db = jy.connect(own_server.url, database="faults", timeout=10, retries=0)
+    server = start_collector(db, spool={"max_events": 200})
+
+    with Load(server.events_url) as load:
+        wait_until(lambda: load.count() >= 10, what="the first answers")
+        own_server.restart(down_for=2.0)
+        count = load.count()
+        wait_until(lambda: load.count() >= count + 20, what="answers after the restart")
+    drained(server, timeout=60)
+
+    # The queue filled up while InfluxDB was away: posts were refused whole with 503
+    # and Retry-After, and none of their events was kept; the rest arrived once.
+    refused = [ids for _, ids, status, _ in load.answers if status == 503]
+    assert refused, "the queue never filled"
+    assert {status for _, _, status, _ in load.answers} == {202, 503}
+    accepted, _ = load.by_result()
+    stored = event_ids(db)
+    assert stored == accepted
+    assert not {i for ids in refused for i in ids} & set(stored)
 
 
 def test_events_queued_at_shutdown_are_written_by_the_next_collector(own_server, tmp_path):
