@@ -579,7 +579,8 @@ def collect(config_file, host, port, new_key, check, access_log) -> None:
     to InfluxDB in batches in the background; /journeys.js is the browser
     snippet, /health the state. One process, one worker: the queue is one
     SQLite file. Ctrl-C (or SIGTERM) stops taking events and writes the queue
-    to InfluxDB before it exits; what cannot be written stays queued.
+    to InfluxDB before it exits; what cannot be written stays queued. The
+    configuration's format is in the README, section "Collecting events".
     """
     from journeys.collect.keys import new_key as make_key
 

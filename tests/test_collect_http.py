@@ -10,8 +10,10 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -19,6 +21,7 @@ import requests
 from collect_server import KEY, ORIGIN, OTHER_KEY, free_port, running, settings_for
 
 import journeys as jy
+from journeys.collect import app as app_module
 from journeys.collect.app import HEALTH_CACHE, STATIC
 
 TOKEN = "tok-never-shown-5b1d"
@@ -207,6 +210,17 @@ def test_posts_without_a_configured_key_are_401(collector):
     assert "not configured" in unknown.json()["error"]
 
 
+def test_a_401_can_be_read_by_a_page_some_key_allows(collector):
+    from_a_page = post(collector, {"event_type": "pageview"}, key="x", headers={"Origin": ORIGIN})
+    from_elsewhere = post(
+        collector, {"event_type": "pageview"}, key="x", headers={"Origin": "https://evil.test"}
+    )
+
+    assert (from_a_page.status_code, from_elsewhere.status_code) == (401, 401)
+    assert from_a_page.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "Access-Control-Allow-Origin" not in from_elsewhere.headers
+
+
 @pytest.mark.parametrize("headers", [{"X-Journeys-Key": KEY}, {"Authorization": f"Bearer {KEY}"}])
 def test_the_key_may_come_in_a_header(collector, headers):
     answer = post(collector, {"event_type": "pageview"}, key=None, headers=headers)
@@ -382,3 +396,66 @@ def test_the_snippet_is_served(collector):
         assert answer.content == snippet.read_bytes()
     else:
         assert answer.status_code == 404
+
+
+def test_a_body_that_does_not_come_is_408(db, tmp_path, monkeypatch):
+    monkeypatch.setattr(app_module, "BODY_TIMEOUT", 0.5)
+    head = (
+        f"POST /events?key={KEY} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        "Content-Length: 100\r\n\r\n"
+    )
+    with running(settings_for(db, tmp_path)) as (url, _):
+        port = int(url.rpartition(":")[2])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(head.encode() + b'{"event_')
+            began = time.monotonic()
+            answer = sock.recv(65536).decode()
+            waited = time.monotonic() - began
+        after = post(url, {"event_type": "pageview"})
+
+    assert answer.startswith("HTTP/1.1 408 ")
+    assert "did not come whole within 0.5 s" in answer
+    assert 0.4 < waited < 5
+    assert after.status_code == 202
+
+
+def test_a_queue_that_fails_is_503_and_said_once_in_the_log(db, tmp_path, caplog):
+    settings = settings_for(db, tmp_path, server={"flush_timeout": 0.5})
+    with (
+        caplog.at_level(logging.ERROR, logger="journeys.collect"),
+        running(settings) as (url, state),
+    ):
+        state.store.close()  # every later put fails as a broken disk would
+        answers = [post(url, {"event_type": "pageview"}) for _ in range(3)]
+        health = requests.get(f"{url}/health", timeout=10)
+
+    assert [a.status_code for a in answers] == [503] * 3
+    assert all(int(a.headers["Retry-After"]) >= 1 for a in answers)
+    assert "cannot keep events on disk" in answers[0].json()["error"]
+    assert health.status_code == 503
+    assert "the queue failed to write to disk" in health.json()["problems"][0]
+    assert caplog.text.count("the queue refuses events") == 1
+
+
+def test_concurrent_requests_each_get_their_own_answers(db, tmp_path):
+    # Requests of one turn of the event loop share a put; each still gets its own results.
+    def send(i):
+        batch = [
+            {"event_type": "pageview", "user_id": f"u{i}", "event_id": f"own-{i}"},
+            {"event_type": "pageview", "user_id": "same", "event_id": "shared"},
+            {"event_type": "scroll", "scroll_depth": -1},
+        ]
+        return post(url, batch).json()
+
+    with running(settings_for(db, tmp_path)) as (url, _), ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(send, range(48)))
+
+    assert all(a["accepted"] + a["duplicates"] == 2 and a["rejected"] == 1 for a in answers)
+    assert all(a["results"][0]["status"] == "accepted" for a in answers)
+    shared = [a["results"][1]["status"] for a in answers]
+    assert shared.count("accepted") == 1
+    assert shared.count("duplicate") == 47
+    assert all(a["results"][2]["field"] == "scroll_depth" for a in answers)
+    stored = events_in(db)["user_id"]
+    assert len(stored) == 49
+    assert sorted(stored) == sorted([f"u{i}" for i in range(48)] + ["same"])

@@ -5,6 +5,10 @@ schema (:mod:`journeys.collect.contract`), keeps the accepted ones durably on di
 (:mod:`journeys.collect.store`) before it answers, and writes them to InfluxDB in
 batches through the toolkit's writer in the background
 (:mod:`journeys.collect.forward`). ``journeys collect`` runs it.
+
+The service itself is :func:`~journeys.collect.app.create_app`, a Starlette app
+made from the checked TOML configuration of :mod:`journeys.collect.settings`;
+who may post, from which pages and how often is :mod:`journeys.collect.keys`.
 """
 
 from importlib import import_module

@@ -29,7 +29,11 @@ the limits of a request, and the InfluxDB the events go to::
     burst = 1000
 
 Every section but ``[sites.*]`` and ``[spool] folder`` may be left out, and
-every setting in them has a default (the tables below, and :class:`Limits`).
+every setting in them has a default (those of :class:`CollectorSettings` and
+:class:`~journeys.collect.contract.Limits`; ``[influxdb] timeout``, seconds to
+wait for a write's answer, 10; ``[server] flush_timeout``, seconds a shutdown
+spends writing the queue to InfluxDB, 10; ``[spool] dedup_days``, how long an
+``event_id`` is remembered, 7; ``[limits] max_age = false`` for no bound).
 Everything is checked when the file is read: an unknown section or key, a
 wrong type, a bad origin or a key used twice raises
 :class:`journeys.ConfigError` naming the file, the section and key, what came

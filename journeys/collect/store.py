@@ -13,8 +13,10 @@ One connection, one thread
     in one transaction, with one fsync (group commit), and wakes each waiting
     event loop once for all of them. Under load many requests share a commit,
     so the disk's flush time bounds the commits per second, not the events per
-    second. The file is opened with an exclusive lock (``locking_mode=
-    EXCLUSIVE``): a second collector on the same file is refused at once
+    second. A group of puts is two calls into SQLite whatever its size, since
+    each call hands the GIL to the busy event loop and back. The file is
+    opened with an exclusive lock (``locking_mode=EXCLUSIVE``): a second
+    collector on the same file is refused at once
     (:class:`~journeys.errors.StoreError`) instead of both forwarding the same
     events. The lock goes with the process, however it ends.
 
@@ -25,7 +27,8 @@ Tables
     milliseconds, ``"event_id"`` when the sender gave one).
 
     ``seen``: ``(site, event_id)`` of every event stored within the dedup
-    window, with the time it was first stored. A row whose ``event_id`` the
+    window, with the time it was first stored (recorded by a trigger in the
+    statement that queues the row). A row whose ``event_id`` the
     same site sent within the window is a duplicate: it is not stored again and
     ``put`` answers False for it, whether the first copy came earlier in the
     same request, in an earlier request, before a restart, or was written to
@@ -131,6 +134,15 @@ _TABLES = (
         row TEXT NOT NULL
     )""",
 )
+
+#: Records the id of every row queued, in the same statement: a row is only ever
+#: inserted once it is known to be new, so its id replaces any expired one.
+_REMEMBER_IDS = """CREATE TEMP TRIGGER remember_ids AFTER INSERT ON main.events
+    WHEN NEW.row ->> '$.event_id' IS NOT NULL
+    BEGIN
+        INSERT OR REPLACE INTO seen (site, event_id, seen_at)
+        VALUES (NEW.site, NEW.row ->> '$.event_id', NEW.stored_at);
+    END"""
 
 _DELETE_RETURNING_SIZE = (
     "DELETE FROM events WHERE id IN (SELECT value FROM json_each(?)) RETURNING size"
@@ -485,6 +497,8 @@ class EventStore:
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
+        if self.dedup_window:
+            conn.execute(_REMEMBER_IDS)
 
         counts = self._counts
         counts.pending, counts.bytes = conn.execute(
@@ -517,8 +531,10 @@ class EventStore:
         counts = replace(self._counts)
         now = _now_ms()
         puts = [call for call in calls if call.kind == "put"]
+        alone = len(puts) == len(calls)  # then one statement, which is its own transaction
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            if not alone:
+                conn.execute("BEGIN IMMEDIATE")
             if puts:
                 self._put(puts, counts, now)
             for call in calls:
@@ -526,9 +542,9 @@ class EventStore:
                     self._remove(call, counts, call.args[0])
                 elif call.kind == "refuse":
                     self._refuse(call, counts, now)
-            if len(puts) < len(calls):
+            if not alone:
                 counts.oldest = self._oldest()
-            conn.execute("COMMIT")
+                conn.execute("COMMIT")
         except sqlite3.Error as exc:
             _roll_back(conn)
             logger.error("the event store %s could not commit: %s", self.path, exc)
@@ -552,11 +568,16 @@ class EventStore:
                     self._acked.append((time.monotonic(), len(call.args[0]), call.freed))
 
     def _put(self, calls: list[_Call], counts: _Counts, now: int) -> None:
-        """Store the new rows of every put in a few statements, whatever their number.
+        """Store the new rows of every put in two statements, whatever their number.
 
         The ids already seen are read in one query; which rows are new, and
         whether each put fits the bounds, is settled here, in call order; then
-        the ids and rows of the puts that fit are inserted in one go each.
+        the rows of the puts that fit are inserted by one statement, and the
+        trigger ``remember_ids`` records their ids.
+
+        Each call into SQLite hands the GIL back and forth, which costs up to a
+        switch interval (5 ms) while the event loop is busy: a statement per
+        row, or per table, would slow the whole service down.
         """
         seen = self._seen(calls)
         cutoff = now - int(self.dedup_window * 1000)
@@ -577,11 +598,9 @@ class EventStore:
                 fresh.append(new)
 
             kept = [
-                (site, now, size, text)
-                for (_, text, size), new in zip(rows, fresh, strict=True)
-                if new
+                (site, size, text) for (_, text, size), new in zip(rows, fresh, strict=True) if new
             ]
-            size = sum(k[2] for k in kept)
+            size = sum(k[1] for k in kept)
             events_over = counts.pending + len(kept) > self.max_events
             if events_over or counts.bytes + size > self.max_bytes:
                 call.outcome, call.failed = self._full(counts, len(kept), size), True
@@ -595,14 +614,11 @@ class EventStore:
             events.extend(kept)
             call.outcome = fresh
 
-        if ids:
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO seen (site, event_id, seen_at) VALUES (?, ?, ?)",
-                [(site, event_id, now) for site, event_id in ids],
-            )
         if events:
-            self._conn.executemany(
-                "INSERT INTO events (site, stored_at, size, row) VALUES (?, ?, ?, ?)", events
+            self._conn.execute(
+                "INSERT INTO events (site, stored_at, size, row) "
+                "SELECT value ->> 0, ?, value ->> 1, value ->> 2 FROM json_each(?)",
+                (now, json.dumps(events)),
             )
 
     def _seen(self, calls: list[_Call]) -> dict[tuple[str, str], int]:
