@@ -198,7 +198,8 @@ def main() -> None:
     floor = results["the work alone, no store (the floor)"]["seconds"]
     share = floor / results["journeys EventStore"]["seconds"]
     print(f"\njourneys stores {ratio:.1f}x as many puts per second as the peer")
-    print(f"journeys keeps {share:.0%} of the floor's rate (the service's goal: 70 %)")
+    if options.work > 0:
+        print(f"journeys keeps {share:.0%} of the floor's rate (the service's goal: 70 %)")
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def test_the_forwarder_drains_the_store_into_influxdb_once_each(db, path, caplog
     async def scenario():
         with EventStore(path) as store:
             await store.put("shop", [row(i) for i in range(250)])
-            forwarder = Forwarder(store, db, batch_size=100, interval=0.05)
+            forwarder = Forwarder(store, db, write_size=100, batch_size=40, interval=0.05)
             forwarder.start()
             await until(lambda: store.pending == 0)
             await store.put("shop", [row(i) for i in range(250, 260)])  # later ones too
@@ -167,15 +167,16 @@ def test_while_influxdb_is_down_events_wait_and_drain_once_it_is_back(own_server
         with EventStore(path) as store:
             await store.put("shop", [row(i) for i in range(400)])
             forwarder = Forwarder(
-                store, db, batch_size=100, interval=0.05, retry_for=0.5, max_backoff=1
+                store, db, write_size=100, interval=0.05, retry_for=0.5, max_backoff=1
             )
             forwarder.start()
             await until(lambda: forwarder.written >= 100)
             back = threading.Thread(target=own_server.restart, kwargs={"down_for": 4})
             back.start()
+            await until(lambda: not own_server.running)
+            await store.put("shop", [row(i) for i in range(400, 500)])  # still accepted
             await until(lambda: not forwarder.healthy)
             seen_down.append(forwarder.stats())
-            await store.put("shop", [row(i) for i in range(400, 500)])  # still accepted
             await until(lambda: store.pending == 0)
             await asyncio.to_thread(back.join)
             assert await forwarder.flush(timeout=10)
@@ -301,6 +302,8 @@ def test_the_options_are_checked(db, path):
     with EventStore(path) as store:
         with pytest.raises(ValueError, match="batch_size"):
             Forwarder(store, db, batch_size=0)
+        with pytest.raises(ValueError, match="write_size"):
+            Forwarder(store, db, write_size=1.5)
         with pytest.raises(ValueError, match="interval"):
             Forwarder(store, db, interval=-1)
         with pytest.raises(jy.SchemaError, match="unknown layout"):

@@ -18,7 +18,8 @@ One connection, one thread
     opened with an exclusive lock (``locking_mode=EXCLUSIVE``): a second
     collector on the same file is refused at once
     (:class:`~journeys.errors.StoreError`) instead of both forwarding the same
-    events. The lock goes with the process, however it ends.
+    events, and so is any other program (the ``sqlite3`` shell) while the
+    collector runs. The lock goes with the process, however it ends.
 
 Tables
     ``events``: the queue, oldest first: ``id``, ``site``, ``stored_at`` (ms),
@@ -637,10 +638,12 @@ class EventStore:
 
     def _refuse(self, call: _Call, counts: _Counts, now: int) -> None:
         ids, reasons = call.args
-        self._conn.executemany(
+        # One statement for all (not one per row): see _put on the GIL.
+        self._conn.execute(
             "INSERT INTO dead_letters (site, stored_at, refused_at, reason, row) "
-            "SELECT site, stored_at, ?, ?, row FROM events WHERE id = ?",
-            [(now, reason, i) for i, reason in zip(ids, reasons, strict=True)],
+            "SELECT e.site, e.stored_at, ?, j.value ->> 1, e.row FROM json_each(?) AS j "
+            "JOIN events AS e ON e.id = j.value ->> 0 ORDER BY j.key",
+            (now, json.dumps(list(zip(ids, reasons, strict=True)))),
         )
         counts.dead += self._remove(call, counts, ids)
 
