@@ -596,17 +596,25 @@ def collect(config_file, host, port, new_key, check, access_log) -> None:
     changes = {"host": host, "port": port}
     settings = settings.replace(**{k: v for k, v in changes.items() if v is not None})
     if check:
-        click.echo(f"config          {config_file}")
-        for site in settings.sites:
-            origins = ", ".join(site.origins) or "none (apps and servers only)"
-            click.echo(f"site            {site.name}: {len(site.keys)} key(s), origins {origins}")
-        click.echo(
-            f"influxdb        {settings.influxdb.url} database {settings.influxdb.database}"
-        )
-        click.echo(f"queue           {settings.store_path}")
-        click.echo(f"listen          http://{settings.host}:{settings.port}")
+        _check_collector(config_file, settings)
         return
     _serve_collector(settings, access_log=access_log)
+
+
+def _check_collector(config_file: Path, settings) -> None:
+    """Say what the configuration holds, and whether its InfluxDB answers."""
+    click.echo(f"config          {config_file}")
+    for site in settings.sites:
+        origins = ", ".join(site.origins) or "none (apps and servers only)"
+        click.echo(f"site            {site.name}: {len(site.keys)} key(s), origins {origins}")
+    with settings.connect(timeout=min(5.0, settings.timeout)) as db:
+        click.echo(f"influxdb        {db!r}")
+        try:
+            click.echo(f"                answers: {db.server}")
+        except JourneysError as exc:
+            click.echo(f"                does not answer: {exc}; events will wait in the queue")
+    click.echo(f"queue           {settings.store_path}")
+    click.echo(f"listen          http://{settings.host}:{settings.port}")
 
 
 def _serve_collector(settings, *, access_log: bool) -> None:
@@ -641,6 +649,7 @@ def _serve_collector(settings, *, access_log: bool) -> None:
         workers=1,
         lifespan="on",
         access_log=access_log,
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
         log_level="info",
         timeout_graceful_shutdown=max(1, int(settings.flush_timeout)),
     )

@@ -60,10 +60,21 @@ def test_check_says_what_the_config_holds(tmp_path):
 
     assert result.exit_code == 0, result.output
     assert "site            shop: 1 key(s), origins https://shop.example.com" in result.output
-    assert "influxdb        http://influx:8086 database shop" in result.output
+    assert "<InfluxDB http://influx:8086 database='shop'>" in result.output
+    assert "does not answer: could not reach InfluxDB" in result.output
     assert f"queue           {tmp_path / 'spool' / 'events.sqlite3'}" in result.output
     assert "listen          http://127.0.0.1:9200" in result.output
     assert KEY not in result.output
+
+
+def test_check_says_whether_influxdb_answers(db, tmp_path):
+    path = tmp_path / "collector.toml"
+    path.write_text(config_text(db.url, db.database, 9100))
+
+    result = CliRunner().invoke(main, ["collect", "--config", str(path), "--check"])
+
+    assert result.exit_code == 0, result.output
+    assert "answers: InfluxDB 1." in result.output
 
 
 def test_a_bad_config_is_one_line_and_exit_1(tmp_path):

@@ -265,6 +265,25 @@ def test_a_key_over_its_rate_is_429_with_retry_after(db, tmp_path):
     assert len(events_in(db)) == 3
 
 
+def test_one_client_over_its_rate_leaves_the_others_their_budget(db, tmp_path):
+    # uvicorn trusts X-Forwarded-For from 127.0.0.1, as from a reverse proxy there.
+    sites = {"shop": {"keys": [KEY], "client_rate": 0.25, "client_burst": 2}}
+
+    def from_(address):
+        return post(url, {"event_type": "pageview"}, headers={"X-Forwarded-For": address})
+
+    with running(settings_for(db, tmp_path, sites=sites)) as (url, _):
+        flood = [from_("203.0.113.7").status_code for _ in range(4)]
+        other = from_("198.51.100.1")
+        refused = from_("203.0.113.7")
+
+    assert flood == [202, 202, 429, 429]
+    assert other.status_code == 202
+    assert refused.headers["Retry-After"] == "4"
+    assert "from this address" in refused.json()["error"]
+    assert len(events_in(db)) == 3
+
+
 def test_a_full_queue_is_503_with_retry_after_and_keeps_nothing(tmp_path):
     # InfluxDB is away, so the queue cannot drain: it takes two events, then refuses.
     dead = jy.connect(f"http://127.0.0.1:{free_port()}", database="nowhere")

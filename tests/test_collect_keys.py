@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from journeys.collect.keys import KeyRing, TokenBucket, WriteKey, new_key, normalise_origin
+from journeys.collect.keys import (
+    ClientBuckets,
+    KeyRing,
+    TokenBucket,
+    WriteKey,
+    new_key,
+    normalise_origin,
+)
 
 
 class Clock:
@@ -146,3 +153,24 @@ def test_the_bucket_allows_a_burst_then_the_rate():
 @pytest.mark.parametrize(("wait", "header"), [(0.01, 1), (1.0, 1), (1.2, 2), (30.0, 30)])
 def test_retry_after_is_whole_seconds_never_early(wait, header):
     assert TokenBucket.retry_after(wait) == header
+
+
+def test_each_client_has_its_own_bucket_and_the_memory_is_bounded():
+    clock = Clock()
+    clients = ClientBuckets(rate=1.0, burst=2, clock=clock, max_clients=3)
+
+    assert [clients.take("10.0.0.1") for _ in range(2)] == [0.0, 0.0]
+    assert clients.take("10.0.0.1") == pytest.approx(1.0)
+    assert clients.take("10.0.0.2") == 0.0
+    clients.take("10.0.0.3")
+    clients.take("10.0.0.4")  # a fourth address: the three known ones are forgotten
+    assert clients.take("10.0.0.1") == 0.0
+
+
+def test_the_ring_gives_client_buckets_only_to_keys_that_ask():
+    limited = make_key(key="jk_first_key_0123456", client_rate=1.0, client_burst=5)
+    ring = KeyRing([limited, make_key(key="jk_other_key_0123456")])
+
+    _, _, clients = ring.find("jk_first_key_0123456")
+    assert (clients.rate, clients.burst) == (1.0, 5)
+    assert ring.find("jk_other_key_0123456")[2] is None

@@ -18,6 +18,7 @@ GOOD = f"""
 [server]
 host = "0.0.0.0"
 port = 9000
+forwarded_allow_ips = ["10.0.0.1", "10.0.0.2"]
 
 [influxdb]
 url = "http://influx.internal:8086"
@@ -40,6 +41,8 @@ keys = ["{KEY}"]
 origins = ["https://Shop.example.com/", "https://*.example.com"]
 rate = 10
 burst = 20
+client_rate = 0.5
+client_burst = 3
 
 [sites.app]
 keys = ["jk_another_key_0123456"]
@@ -63,6 +66,7 @@ def test_a_file_gives_every_setting(tmp_path):
     settings = load_settings(write(tmp_path, GOOD))
 
     assert (settings.host, settings.port) == ("0.0.0.0", 9000)
+    assert settings.forwarded_allow_ips == ("10.0.0.1", "10.0.0.2")
     assert settings.influxdb.url == "http://influx.internal:8086"
     assert settings.influxdb.database == "shop"
     assert (settings.layout, settings.batch_size) == ("published", 1000)
@@ -74,7 +78,10 @@ def test_a_file_gives_every_setting(tmp_path):
     shop, app = settings.sites
     assert (shop.name, shop.keys, shop.rate, shop.burst) == ("shop", (KEY,), 10, 20)
     assert shop.origins == ("https://shop.example.com", "https://*.example.com")
+    assert (shop.client_rate, shop.client_burst) == (0.5, 3)
     assert (app.name, app.origins, app.rate, app.burst) == ("app", (), 200.0, 1000)
+    assert app.client_rate is None
+    assert settings.write_keys()[0].client_rate == 0.5
     assert [(k.site, k.key) for k in settings.write_keys()] == [
         ("shop", KEY),
         ("app", "jk_another_key_0123456"),
@@ -90,6 +97,7 @@ def test_sections_left_out_take_their_defaults(tmp_path, monkeypatch):
     assert settings.influxdb.url == "http://from-env:8086"
     assert settings.influxdb.database == "journeys"
     assert (settings.host, settings.port, settings.layout) == ("127.0.0.1", 8000, "default")
+    assert settings.forwarded_allow_ips == ("127.0.0.1",)
     assert settings.limits == Limits()
     assert settings.spool == tmp_path.root / type(tmp_path)("srv/q")
 
@@ -266,6 +274,7 @@ def test_the_config_of_the_readme_is_valid(tmp_path):
 
     assert [site.name for site in settings.sites] == ["shop"]
     assert settings.sites[0].origins == ("https://shop.example.com", "https://*.shop.example.com")
+    assert (settings.sites[0].client_rate, settings.sites[0].client_burst) == (5, 20)
     assert settings.limits == Limits()
     assert settings.max_spool_bytes == 2**30
 

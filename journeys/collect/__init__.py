@@ -20,6 +20,7 @@ _NAMES = {
     "Accepted": "contract",
     "BodyError": "contract",
     "check_events": "contract",
+    "ClientBuckets": "keys",
     "Collector": "app",
     "CollectorSettings": "settings",
     "create_app": "app",

@@ -156,6 +156,7 @@ class Collector:
         self._influx_seen: tuple[float, dict] | None = None
         self._tasks: list[asyncio.Task] = []
         self._turn: dict[str, tuple[list, list[dict]]] = {}  # site: (waiters, rows)
+        self._puts: set[asyncio.Task] = set()
         self._switch_interval = sys.getswitchinterval()
         #: Requests waiting for their body, with the time they began to.
         self.reading: dict[asyncio.Task, float] = {}
@@ -174,7 +175,7 @@ class Collector:
             dedup_window=settings.dedup_window,
         )
         try:
-            self.db = _connect(settings, timeout=settings.timeout)
+            self.db = settings.connect(timeout=settings.timeout)
             self.forwarder = Forwarder(
                 self.store,
                 self.db,
@@ -201,18 +202,13 @@ class Collector:
             task.cancel()
         self._log_rejected_now()
         try:
+            # uvicorn waits for the requests under way; their puts end here.
+            await asyncio.gather(*self._puts, return_exceptions=True)
             if self.forwarder is not None:
+                # Says itself how many events stay queued for the next start.
                 await self.forwarder.flush(self.settings.flush_timeout)
         finally:
             if self.store is not None:
-                pending = self.store.stats().get("pending", 0)
-                if pending:
-                    logger.warning(
-                        "%d event(s) not yet in InfluxDB stay queued in %s and are written "
-                        "when the collector runs again",
-                        pending,
-                        self.settings.store_path,
-                    )
                 self.store.close()
             if self.db is not None:
                 self.db.close()
@@ -260,6 +256,9 @@ class Collector:
     def _put_turn(self, site: str) -> None:
         waiters, rows = self._turn.pop(site)
         task = asyncio.ensure_future(self.store.put(site, rows))
+        # The loop holds tasks weakly: the set keeps this one until it is done.
+        self._puts.add(task)
+        task.add_done_callback(self._puts.discard)
         task.add_done_callback(lambda done: _answer_waiters(done, waiters))
 
     def count_rejected(self, field: str | None) -> None:
@@ -300,7 +299,7 @@ class Collector:
         # No address: /health is often public, and InfluxDB's address is the operator's.
         state = {"database": self.settings.influxdb.database}
         try:
-            with _connect(self.settings, timeout=min(2.0, self.settings.timeout)) as db:
+            with self.settings.connect(timeout=min(2.0, self.settings.timeout)) as db:
                 state["version"] = db.ping()
             state["reachable"] = True
         except Exception as exc:  # noqa: BLE001 (any failure means: not reachable)
@@ -321,21 +320,6 @@ def _answer_waiters(done: asyncio.Future, waiters: list) -> None:
             future.set_exception(error)
         else:
             future.set_result(done.result()[start : start + count])
-
-
-def _connect(settings: CollectorSettings, *, timeout: float) -> InfluxDB:
-    influx = settings.influxdb
-    return InfluxDB(
-        influx.url,
-        database=influx.database,
-        token=influx.token,
-        org=influx.org,
-        username=influx.username,
-        password=influx.password,
-        api=influx.api,
-        timeout=timeout,
-        retries=0,
-    )
 
 
 class _Events:
@@ -384,7 +368,7 @@ class _Events:
                 text = "the write key is not configured in this collector; check the key"
             await _answer(send, 401, {"error": text}, cors)
             return
-        key, bucket = found
+        key, bucket, clients = found
         cors = []
         if origin is not None:
             origin_text = origin.decode("latin-1")
@@ -396,10 +380,17 @@ class _Events:
                 await _answer(send, 403, {"error": text}, [])
                 return
             cors = collector.cors(origin)
-        wait = bucket.take()
+        wait = 0.0
+        sender = "with this key"
+        if clients is not None:
+            client = scope.get("client")
+            wait = clients.take(client[0] if client else "")
+            sender = "from this address with this key"
+        if not wait:
+            wait = bucket.take()
         if wait:
             retry = TokenBucket.retry_after(wait)
-            text = f"too many requests with this key; try again in {retry} s"
+            text = f"too many requests {sender}; try again in {retry} s"
             headers = [*cors, (b"retry-after", str(retry).encode())]
             await _answer(send, 429, {"error": text, "retry_after": retry}, headers)
             return

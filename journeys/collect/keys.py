@@ -25,7 +25,12 @@ posting in a visitor's browser.
 The rate is a token bucket per key, counted in requests: ``burst`` requests at
 once, refilled at ``rate`` per second. It is checked before the body is read,
 so a flood costs the collector as little as possible. A refused request is told
-how many seconds to wait (``Retry-After``).
+how many seconds to wait (``Retry-After``). A site's key is shared by all its
+visitors, so one sender flooding with it would use up the budget of everyone;
+``client_rate`` and ``client_burst`` add a bucket per client address and key
+(:class:`ClientBuckets`), checked first, so that sender alone is refused.
+Behind a reverse proxy the address is the one uvicorn takes from
+``X-Forwarded-For`` of the proxies it trusts (``[server] forwarded_allow_ips``).
 """
 
 from __future__ import annotations
@@ -39,7 +44,14 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["KeyRing", "TokenBucket", "WriteKey", "new_key", "normalise_origin"]
+__all__ = [
+    "ClientBuckets",
+    "KeyRing",
+    "TokenBucket",
+    "WriteKey",
+    "new_key",
+    "normalise_origin",
+]
 
 #: What every made key starts with, so a key is recognised as one when it is seen.
 KEY_PREFIX = "jk_"
@@ -164,6 +176,33 @@ class TokenBucket:
         return max(1, math.ceil(wait))
 
 
+class ClientBuckets:
+    """A token bucket per client address, for one key.
+
+    At most ``max_clients`` addresses are remembered; past that the buckets are
+    forgotten all at once (every address starts again with a full burst), which
+    bounds the memory a flood from many addresses can take.
+    """
+
+    __slots__ = ("_buckets", "_clock", "burst", "max_clients", "rate")
+
+    def __init__(self, rate: float, burst: int, *, clock=time.monotonic, max_clients=100_000):
+        self.rate = rate
+        self.burst = burst
+        self.max_clients = max_clients
+        self._clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def take(self, client: str) -> float:
+        """Take a token of ``client``'s bucket; as :meth:`TokenBucket.take`."""
+        bucket = self._buckets.get(client)
+        if bucket is None:
+            if len(self._buckets) >= self.max_clients:
+                self._buckets.clear()
+            bucket = self._buckets[client] = TokenBucket(self.rate, self.burst, clock=self._clock)
+        return bucket.take()
+
+
 @dataclass(frozen=True)
 class WriteKey:
     """One write key: the site it writes for, its allowed origins and its rate.
@@ -177,6 +216,8 @@ class WriteKey:
     origins: tuple[str, ...]
     rate: float
     burst: int
+    client_rate: float | None = None
+    client_burst: int = 20
 
     def __post_init__(self):
         object.__setattr__(self, "_origins", _Origins.of(self.origins))
@@ -204,22 +245,26 @@ class KeyRing:
 
     def __init__(self, keys: Sequence[WriteKey], *, clock=time.monotonic):
         self.keys = tuple(keys)
-        self._by_digest: dict[bytes, tuple[bytes, WriteKey, TokenBucket]] = {}
+        self._by_digest: dict[bytes, tuple] = {}
         for key in self.keys:
             secret = key.key.encode()
             digest = hashlib.sha256(secret).digest()
             if digest in self._by_digest:
                 raise ValueError(f"the write key {key.shown} is configured twice")
             bucket = TokenBucket(key.rate, key.burst, clock=clock)
-            self._by_digest[digest] = (secret, key, bucket)
+            clients = None
+            if key.client_rate is not None:
+                clients = ClientBuckets(key.client_rate, key.client_burst, clock=clock)
+            self._by_digest[digest] = (secret, (key, bucket, clients))
 
-    def find(self, presented: str) -> tuple[WriteKey, TokenBucket] | None:
-        """The key and its bucket for a key a request presented, or None when unknown."""
+    def find(self, presented: str) -> tuple[WriteKey, TokenBucket, ClientBuckets | None] | None:
+        """The key, its bucket and its client buckets (None when not configured) for a
+        key a request presented; None when the key is unknown."""
         secret = presented.encode("utf-8", "surrogateescape")
         entry = self._by_digest.get(hashlib.sha256(secret).digest())
         if entry is None or not hmac.compare_digest(entry[0], secret):
             return None
-        return entry[1], entry[2]
+        return entry[1]
 
     def any_allows(self, origin: str) -> bool:
         """Whether some key allows ``origin`` (for a preflight that names no key)."""

@@ -6,6 +6,7 @@ the limits of a request, and the InfluxDB the events go to::
     [server]
     host = "127.0.0.1"          # --host overrides
     port = 8000                 # --port overrides
+    forwarded_allow_ips = ["127.0.0.1"]  # proxies whose X-Forwarded-For names the client
 
     [influxdb]
     url = "http://127.0.0.1:8086"   # or INFLUXDB_URL
@@ -27,6 +28,8 @@ the limits of a request, and the InfluxDB the events go to::
     origins = ["https://shop.example.com", "https://*.shop.example.com"]
     rate = 200                  # requests per second, all senders of a key together
     burst = 1000
+    client_rate = 5             # and per client address (leave out for no such bound)
+    client_burst = 20
 
 Every section but ``[sites.*]`` and ``[spool] folder`` may be left out, and
 every setting in them has a default (those of :class:`CollectorSettings` and
@@ -59,6 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from journeys.client import InfluxDB
 from journeys.collect.contract import Limits
 from journeys.collect.keys import MIN_KEY_LENGTH, WriteKey, normalise_origin
 from journeys.config import Settings
@@ -101,6 +105,8 @@ class Site:
         The browser origins allowed to post (see :mod:`journeys.collect.keys`).
     rate, burst : float, int
         Requests per second allowed per key, and at once.
+    client_rate, client_burst : float or None, int
+        The same per client address and key; None for no bound per address.
     """
 
     name: str
@@ -108,6 +114,8 @@ class Site:
     origins: tuple[str, ...] = ()
     rate: float = 200.0
     burst: int = 1000
+    client_rate: float | None = None
+    client_burst: int = 20
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,9 @@ class CollectorSettings:
         Where the service listens.
     flush_timeout : float
         Seconds a shutdown waits for the queue to reach InfluxDB.
+    forwarded_allow_ips : tuple of str
+        The proxies whose ``X-Forwarded-For`` names the client (uvicorn's
+        ``forwarded_allow_ips``; ``"*"`` for any).
     source : str
         The file the settings came from, for messages.
     """
@@ -157,6 +168,7 @@ class CollectorSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     flush_timeout: float = 10.0
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
     source: str = "<settings>"
 
     @property
@@ -168,7 +180,13 @@ class CollectorSettings:
         """One :class:`~journeys.collect.keys.WriteKey` per key of every site."""
         return [
             WriteKey(
-                key=key, site=site.name, origins=site.origins, rate=site.rate, burst=site.burst
+                key=key,
+                site=site.name,
+                origins=site.origins,
+                rate=site.rate,
+                burst=site.burst,
+                client_rate=site.client_rate,
+                client_burst=site.client_burst,
             )
             for site in self.sites
             for key in site.keys
@@ -177,6 +195,25 @@ class CollectorSettings:
     def secrets(self) -> tuple[str, ...]:
         """The credentials that must never be shown: the token and the password."""
         return tuple(s for s in (self.influxdb.token, self.influxdb.password) if s)
+
+    def connect(self, *, timeout: float | None = None) -> InfluxDB:
+        """A connection to the configured InfluxDB, without retries of its own.
+
+        The forwarder decides when to try again; ``timeout`` defaults to
+        :attr:`timeout`.
+        """
+        influx = self.influxdb
+        return InfluxDB(
+            influx.url,
+            database=influx.database,
+            token=influx.token,
+            org=influx.org,
+            username=influx.username,
+            password=influx.password,
+            api=influx.api,
+            timeout=self.timeout if timeout is None else timeout,
+            retries=0,
+        )
 
     def replace(self, **changes) -> CollectorSettings:
         """A copy with some settings changed (``host`` and ``port`` from the command line)."""
@@ -278,7 +315,9 @@ class _Reader:
 
     def settings(self, data: Mapping[str, Any]) -> CollectorSettings:
         top = self.table(data, "the file", ("server", "influxdb", "spool", "limits", "sites"))
-        server = self.table(top.get("server"), "[server]", ("host", "port", "flush_timeout"))
+        server = self.table(
+            top.get("server"), "[server]", ("host", "port", "flush_timeout", "forwarded_allow_ips")
+        )
         influx = self.table(
             top.get("influxdb"),
             "[influxdb]",
@@ -320,6 +359,10 @@ class _Reader:
             host=self.text(server, "[server]", "host", "127.0.0.1"),
             port=self.number(server, "[server]", "port", 8000, integer=True, low=0, high=65535),
             flush_timeout=self.number(server, "[server]", "flush_timeout", 10.0, low=0.0),
+            forwarded_allow_ips=self.strings(
+                server, "[server]", "forwarded_allow_ips", required=False
+            )
+            or ("127.0.0.1",),
             source=self.source,
         )
 
@@ -383,7 +426,9 @@ class _Reader:
             where = f"[sites.{name}]"
             if not _SITE_NAME.match(name):
                 raise self.error(where, "a site name has letters, digits, _ . - only (1 to 64)")
-            table = self.table(table, where, ("keys", "origins", "rate", "burst"))
+            table = self.table(
+                table, where, ("keys", "origins", "rate", "burst", "client_rate", "client_burst")
+            )
             keys = self.strings(table, where, "keys", required=True)
             for key in keys:
                 shown = key[:7] + "..."
@@ -413,6 +458,10 @@ class _Reader:
                     origins=tuple(origins),
                     rate=self.number(table, where, "rate", 200.0, low=1e-3),
                     burst=self.number(table, where, "burst", 1000, integer=True, low=1),
+                    client_rate=self.number(table, where, "client_rate", None, low=1e-3),
+                    client_burst=self.number(
+                        table, where, "client_burst", 20, integer=True, low=1
+                    ),
                 )
             )
         return tuple(sites)
@@ -444,6 +493,8 @@ class _Reader:
 
     def number(self, table, where, key, default, *, integer=False, low=None, high=None):
         value = table.get(key, default)
+        if value is None and default is None:
+            return None
         wanted = "a whole number" if integer else "a number"
         if (
             isinstance(value, bool)
