@@ -2,9 +2,10 @@
 
 A dedicated ``influxd`` is stopped and started again on the same port and data
 while several clients post batches to the collector, served by a real uvicorn
-(once with a queue small enough to fill up meanwhile); a collector is shut down with events still queued, to be replaced by a new one
-on the same spool folder; and ``journeys collect``, a process of its own, is
-killed (SIGKILL) under load and started again. Afterwards the events in
+(once with a queue small enough to fill up meanwhile); a collector is shut
+down with events still queued, to be replaced by a new one on the same spool
+folder; and ``journeys collect``, a process of its own, is killed (SIGKILL)
+under load and started again. Afterwards the events in
 InfluxDB are exactly the events answered ``accepted``: none lost, none twice,
 and none of those answered ``rejected`` or refused as a whole (of a request the
 kill cut off, with no answer, each event is stored once or not at all).
