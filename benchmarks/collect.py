@@ -41,13 +41,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from mirakuru import HTTPExecutor
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import journeys as jy
+from journeys.local import _Executor
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "collect.lua"
@@ -118,8 +118,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def uvicorn_server(factory: str, log: Path, env: dict[str, str] | None = None) -> HTTPExecutor:
-    """A started uvicorn process serving ``collect:<factory>()``, with the settings of both."""
+def uvicorn_server(factory: str, log: Path, env: dict[str, str] | None = None) -> _Executor:
+    """A started uvicorn process serving ``collect:<factory>()``, with the settings of both.
+
+    Started as LocalInfluxDB starts influxd, so that it stops when the benchmark dies.
+    """
     port = free_port()
     command = [
         sys.executable,
@@ -143,7 +146,7 @@ def uvicorn_server(factory: str, log: Path, env: dict[str, str] | None = None) -
         "--log-level",
         "warning",
     ]
-    executor = HTTPExecutor(
+    executor = _Executor(
         command,
         url=f"http://127.0.0.1:{port}/health",
         status="200",
