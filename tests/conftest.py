@@ -53,3 +53,31 @@ def chromium_path():
     if not os.access(CHROMIUM, os.X_OK):
         _missing(f"{CHROMIUM} is not installed (Debian package chromium)")
     return CHROMIUM
+
+
+@pytest.fixture
+def start_collector(tmp_path):
+    """Start collectors (a real uvicorn each, see ``collect_server``), stopped after the test.
+
+    Call it with the connection the events go to and settings sections that
+    replace parts of ``collect_server.config``; by default the site ``shop``
+    has a rate no test reaches. It returns a :class:`types.SimpleNamespace`
+    with ``url``, ``events_url`` (with the key), ``settings`` and ``state``
+    (the running :class:`journeys.collect.app.Collector`).
+    """
+    import contextlib
+    import types
+
+    from collect_server import KEY, running, settings_for
+
+    with contextlib.ExitStack() as stack:
+
+        def start(db, **sections):
+            sections.setdefault("sites", {"shop": {"keys": [KEY], "rate": 1e6, "burst": 10**6}})
+            settings = settings_for(db, tmp_path, **sections)
+            url, state = stack.enter_context(running(settings))
+            return types.SimpleNamespace(
+                url=url, events_url=f"{url}/events?key={KEY}", settings=settings, state=state
+            )
+
+        yield start

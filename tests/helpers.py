@@ -28,3 +28,31 @@ def events_at(start: pd.Timestamp, **columns) -> pd.DataFrame:
     columns.setdefault("time", [start + pd.Timedelta(seconds=i) for i in range(rows)])
     columns.setdefault("event_type", ["pageview"] * rows)
     return pd.DataFrame(columns)
+
+
+def wait_until(condition, *, timeout: float = 30.0, what: str = "the condition"):
+    """Poll ``condition()`` until it returns something true; that value, or fail."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:g} s")
+        time.sleep(0.05)
+    return value
+
+
+def drained(collector, *, timeout: float = 30.0) -> dict:
+    """Wait until a collector's queue is empty (all written to InfluxDB); its health."""
+    import requests
+
+    def empty():
+        health = requests.get(f"{collector.url}/health", timeout=10).json()
+        return health if health["store"]["pending"] == 0 else None
+
+    return wait_until(empty, timeout=timeout, what="the collector's queue emptying")
+
+
+def event_ids(db) -> list[str]:
+    """The ``event_id`` of every point in ``events``, one per point (sorted)."""
+    return sorted(row["event_id"] for row in stored(db, "SELECT event_id FROM events"))
