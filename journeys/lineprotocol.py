@@ -132,7 +132,7 @@ def tag_value_problem(value: str) -> str:
     if "\n" in value or "\r" in value:
         return "holds a line break, which a tag cannot carry"
     if value.endswith("\\"):
-        return "ends in a backslash, which a tag cannot carry"
+        return "has a backslash at its end, which a tag cannot carry"
     if any("\\" + special in value for special in _TAG_SPECIALS):
         return "holds a backslash before a comma, equals sign or space, which a tag cannot carry"
     return ""

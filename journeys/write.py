@@ -52,6 +52,7 @@ against the stored points like any later write.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -635,14 +636,20 @@ def _refused(rejected: pd.DataFrame) -> pd.Series:
 
 
 def _progress_bar(total: int, progress: bool | None, **options):
-    """A tqdm bar, notebook-style where possible; by default only on a terminal."""
+    """A tqdm bar, notebook-style where possible; by default only on a terminal.
+
+    tqdm's own default (``disable=None``) shows a notebook's widget whenever
+    ipywidgets is installed, so a notebook's stored output would depend on it;
+    here a notebook shows a bar only when asked with ``progress=True``.
+    """
     # Imported here so that merely importing journeys never makes tqdm warn that a
     # notebook lacks ipywidgets; the bar then falls back to text.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from tqdm.auto import tqdm
 
-    return tqdm(total=total, disable=None if progress is None else not progress, **options)
+    shown = sys.stderr.isatty() if progress is None else progress
+    return tqdm(total=total, disable=not shown, **options)
 
 
 def _raise_for_losses(report: WriteReport, on_invalid: str, *, spooling: bool = True) -> None:

@@ -37,13 +37,15 @@ from playwright.sync_api import sync_playwright
 KEY = "site-key-1"
 
 
-@pytest.fixture(scope="session")
+# Module scope: playwright's sync API keeps an event loop running on this thread
+# while it is open, and the tests of other files call asyncio.run.
+@pytest.fixture(scope="module")
 def playwright_driver(chromium_path):
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver, chromium_path):
     browser = playwright_driver.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
     yield browser

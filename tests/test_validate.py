@@ -57,7 +57,7 @@ def test_values_are_coerced_when_nothing_is_lost(column, given, expected):
         ("scroll_depth", 100.5, "outside the range 0 to 100"),
         ("rental_duration", 2.5, "is not a whole number"),
         ("rental_duration", 1e30, "does not fit a 64-bit integer"),
-        ("location", "ends\\", "ends in a backslash"),
+        ("location", "ends\\", "backslash at its end"),
         ("device_type", "two\nlines", "holds a line break"),
         ("page_url", "\ud83c", "lone surrogate"),
     ],
