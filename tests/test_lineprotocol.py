@@ -131,7 +131,9 @@ def test_serialising_an_unvalidated_tag_line_protocol_cannot_carry_names_the_row
     frame = jy.validate(pd.DataFrame({"time": [T, T + 1], "event_type": ["a", "b"]}))
     frame["location"] = pd.array(["Oslo", "C:\\"], dtype="string")
 
-    with pytest.raises(jy.LineProtocolError, match=r"row 1, column location: 'C:\\\\' has a backslash at its end"):
+    with pytest.raises(
+        jy.LineProtocolError, match=r"row 1, column location: 'C:\\\\' has a backslash at its end"
+    ):
         jy.to_lines(frame)
 
 
