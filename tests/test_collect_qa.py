@@ -188,3 +188,19 @@ def test_a_collector_made_id_is_kept_in_the_queue_and_a_sent_id_still_dedups(tmp
     assert first[2] == "client-1" and first[0] != first[1]
     assert all(i.startswith("c-") for i in first[:2])
     assert again == first
+
+
+def test_an_integer_of_thousands_of_digits_is_refused_in_the_collectors_words(db, tmp_path):
+    # Python's own message advised the sender to call sys.set_int_max_str_digits().
+    body = '[{"event_type": "scroll", "scroll_depth": ' + "9" * 5000 + "}]"
+
+    with running(settings_for(db, tmp_path)) as (url, _):
+        answer = post(url, body)
+
+    assert answer.status_code == 400, answer.text
+    error = answer.json()
+    assert "set_int_max_str_digits" not in error["error"]
+    assert "a number of 5,000 digits at line 1 column 43 (char 42)" in error["error"]
+    assert "more than the 4,300 this collector reads" in error["error"]
+    assert "send it within its column's range, or leave it out" in error["error"]
+    assert error["position"] == 42
