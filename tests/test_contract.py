@@ -21,6 +21,7 @@ import pytest
 
 import journeys as jy
 from journeys.collect.contract import (
+    VALID_KEYS,
     Accepted,
     BodyError,
     Limits,
@@ -219,14 +220,18 @@ def test_row_holds_python_values_of_the_column_types():
     assert type(result.row["rental_duration"]) is int
 
 
-def test_unknown_key_lists_the_valid_ones():
+def test_unknown_key_is_named_and_the_valid_ones_are_valid_keys():
+    # The valid keys are listed once per answer (the collector's valid_keys), not in
+    # each rejection, so that an answer of many such rejections stays small.
     (result,) = check_events(
         [{"event_type": "x", "userid": "u"}], received_at=RECEIVED, limits=Limits()
     )
 
     assert result.field == "userid"
-    assert "user_id" in result.reason and "sent_at" in result.reason
-    assert "received_at" not in result.reason
+    assert '("userid")' in result.reason and "use one of valid_keys" in result.reason
+    assert "user_id" in VALID_KEYS and "sent_at" in VALID_KEYS
+    assert "received_at" not in VALID_KEYS
+    assert set(VALID_KEYS) == set(event_json_schema()["properties"]) - {"received_at"}
 
 
 def test_tolerance_and_max_future_are_configurable():

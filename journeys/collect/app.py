@@ -18,7 +18,10 @@
             ``{"index", "status"}`` with ``status`` ``accepted``
             (queued on disk), ``duplicate`` (an ``event_id`` this site
             sent before: stored once) or ``rejected`` (with ``field`` and
-            ``reason``). Rejected events do not stop the others.
+            ``reason``). Rejected events do not stop the others. When
+            any was rejected for a key an event does not have, the
+            answer lists the ``valid_keys`` once (not in each reason, so
+            that 500 such events make a small answer).
     400     the body is not JSON (or not UTF-8, or empty): ``error`` and
             ``position``, the offset where it broke
     401     no write key, or one not configured
@@ -90,7 +93,14 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from journeys.client import InfluxDB
-from journeys.collect.contract import TIME_KEYS, Accepted, BodyError, check_events, parse_body
+from journeys.collect.contract import (
+    TIME_KEYS,
+    VALID_KEYS,
+    Accepted,
+    BodyError,
+    check_events,
+    parse_body,
+)
 from journeys.collect.forward import Forwarder
 from journeys.collect.keys import KeyRing, TokenBucket
 from journeys.collect.settings import CollectorSettings
@@ -136,6 +146,7 @@ _ORIGIN_CACHE = 1024
 # The keys rejections are counted by; any other key a client sent is "(unknown key)",
 # so that senders cannot grow the counts (kept for the life of the process) without bound.
 _COUNTED_KEYS = frozenset(column.name for column in COLUMNS) | frozenset(TIME_KEYS)
+_VALID_KEYS = list(VALID_KEYS)
 
 
 class Collector:
@@ -265,12 +276,15 @@ class Collector:
         task.add_done_callback(self._puts.discard)
         task.add_done_callback(lambda done: _answer_waiters(done, waiters))
 
-    def count_rejected(self, field: str | None) -> None:
+    def count_rejected(self, field: str | None) -> bool:
+        """Count a rejection by its field; True when that field is not a key of an event."""
+        unknown = field is not None and field not in _COUNTED_KEYS
         if field is None:
             field = "(event)"
-        elif field not in _COUNTED_KEYS:
+        elif unknown:
             field = "(unknown key)"
         self.rejected[field] += 1
+        return unknown
 
     async def _sweep_slow_bodies(self) -> None:
         while True:
@@ -458,6 +472,7 @@ class _Events:
         results = []
         new = duplicates = rejected = 0
         position = 0
+        unknown_key = False
         for result in checked:
             if type(result) is Accepted:
                 if stored[position]:
@@ -469,7 +484,7 @@ class _Events:
                 position += 1
             else:
                 rejected += 1
-                self.collector.count_rejected(result.field)
+                unknown_key |= self.collector.count_rejected(result.field)
                 results.append(
                     {
                         "index": result.index,
@@ -478,12 +493,15 @@ class _Events:
                         "reason": result.reason,
                     }
                 )
-        return {
+        answer = {
             "accepted": new,
             "duplicates": duplicates,
             "rejected": rejected,
             "results": results,
         }
+        if unknown_key:
+            answer["valid_keys"] = _VALID_KEYS
+        return answer
 
     async def _read(self, receive) -> bytes | None:
         """The request's body, stopped one byte past the limit; None when the client left.
