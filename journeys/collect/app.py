@@ -7,8 +7,9 @@
     One event (a JSON object) or an array of them, as ``application/json`` or
     ``text/plain`` (what ``navigator.sendBeacon`` sends without a preflight),
     optionally ``Content-Encoding: gzip``. The write key comes as ``?key=``,
-    ``X-Journeys-Key: KEY`` or ``Authorization: Bearer KEY``. Answers, each a
-    JSON object:
+    ``X-Journeys-Key: KEY`` or ``Authorization: Bearer KEY``; a request with
+    two different keys among them is refused (401) rather than one of them
+    picked. Answers, each a JSON object:
 
     ======  =============================================================
     status  when, and what the body holds
@@ -24,7 +25,7 @@
             that 500 such events make a small answer).
     400     the body is not JSON (or not UTF-8, or empty): ``error`` and
             ``position``, the offset where it broke
-    401     no write key, or one not configured
+    401     no write key, one not configured, or two different ones
     403     the page's ``Origin`` is not allowed for the key
     408     the body did not arrive whole within 30 seconds
     413     the body, or the number of events, is over the limits
@@ -358,6 +359,7 @@ class _Events:
         # One pass over the headers for the few the answer depends on.
         content_type = content_encoding = origin = presented = None
         length = -1
+        conflict = False  # two different keys sent: which one was meant is unknown
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
@@ -368,20 +370,34 @@ class _Events:
             elif name == b"content-encoding":
                 content_encoding = value.decode("latin-1")
             elif name == b"x-journeys-key":
-                presented = value.decode("latin-1")
-            elif name == b"authorization" and presented is None:
+                sent = value.decode("latin-1")
+                conflict |= presented is not None and sent != presented
+                presented = sent
+            elif name == b"authorization":
                 scheme, _, credential = value.decode("latin-1").partition(" ")
                 if scheme.lower() == "bearer":
-                    presented = credential.strip()
+                    sent = credential.strip()
+                    conflict |= presented is not None and sent != presented
+                    presented = sent
         query = scope["query_string"]
         if b"key=" in query:
-            presented = _query_key(query) or presented
+            sent = _query_key(query)
+            if sent:
+                conflict |= presented is not None and sent != presented
+                presented = sent
 
         if scope["method"] == "OPTIONS":
             await self.preflight(send, origin, presented, query)
             return
 
         # Who posts: the key, the page's origin, the key's rate.
+        if conflict:
+            text = (
+                "the request holds two different write keys (among ?key=, X-Journeys-Key and "
+                "Authorization: Bearer); send the key once, or the same key in each"
+            )
+            await _answer(send, 401, {"error": text}, self._cors_any(origin))
+            return
         found = collector.keys.find(presented) if presented else None
         if found is None:
             cors = self._cors_any(origin)
