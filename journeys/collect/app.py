@@ -45,9 +45,11 @@
 ``OPTIONS /events``
     The CORS preflight (a ``fetch`` with ``application/json`` needs one): 204
     with the ``Access-Control-Allow-*`` headers for an origin the request's key
-    allows (any key, when the preflight's URL carries none), else 403 without
-    them, so the browser does not send. Answers to allowed origins carry
-    ``Access-Control-Allow-Origin``.
+    allows (any key, when the preflight's URL carries none), asking for the
+    method ``POST`` and no request headers but ``Content-Type``,
+    ``Content-Encoding``, ``Authorization`` and ``X-Journeys-Key``; else 403
+    naming what is not allowed, without them, so the browser does not send.
+    Answers to allowed origins carry ``Access-Control-Allow-Origin``.
 
 ``GET /health``
     JSON: ``status`` (``ok``; ``degraded`` while InfluxDB does not answer or
@@ -138,8 +140,11 @@ REJECTED_LOG_EVERY = 60.0
 
 _JSON = (b"content-type", b"application/json")
 _ALLOWED_HEADERS = b"Content-Type, Content-Encoding, Authorization, X-Journeys-Key"
+_ALLOWED_HEADER_NAMES = frozenset(
+    name.strip().lower() for name in _ALLOWED_HEADERS.decode().split(",")
+)
 _PREFLIGHT = [
-    (b"access-control-allow-methods", b"POST, OPTIONS"),
+    (b"access-control-allow-methods", b"POST"),
     (b"access-control-allow-headers", _ALLOWED_HEADERS),
     (b"access-control-max-age", b"86400"),
 ]
@@ -387,7 +392,7 @@ class _Events:
                 presented = sent
 
         if scope["method"] == "OPTIONS":
-            await self.preflight(send, origin, presented, query)
+            await self.preflight(send, origin, presented, query, scope["headers"])
             return
 
         # Who posts: the key, the page's origin, the key's rate.
@@ -581,10 +586,44 @@ class _Events:
             return self.collector.cors(origin)
         return []
 
-    async def preflight(self, send, origin: bytes | None, presented: str | None, query) -> None:
-        """Answer a CORS preflight: 204 with the allow headers, or 401/403 without."""
+    async def preflight(
+        self, send, origin: bytes | None, presented: str | None, query, headers
+    ) -> None:
+        """Answer a CORS preflight: 204 with the allow headers, or 400/401/403 without.
+
+        Only what ``POST /events`` reads passes: the method POST and the request
+        headers of :data:`_ALLOWED_HEADERS`; a preflight asking for another is
+        403 naming it, so that the browser does not send a request the
+        collector would not read as meant.
+        """
         if origin is None:
             await _answer(send, 400, {"error": "a preflight needs an Origin header"}, [])
+            return
+        method = asked = None
+        for name, value in headers:
+            if name == b"access-control-request-method":
+                method = value.decode("latin-1").strip()
+            elif name == b"access-control-request-headers":
+                asked = value.decode("latin-1")
+        if method is None:
+            text = "a preflight needs an Access-Control-Request-Method header"
+            await _answer(send, 400, {"error": text}, [])
+            return
+        if method != "POST":
+            text = f"the method {method} is not allowed here: events are sent with POST"
+            await _answer(send, 403, {"error": text}, [])
+            return
+        refused = [
+            name.strip()
+            for name in (asked or "").split(",")
+            if name.strip() and name.strip().lower() not in _ALLOWED_HEADER_NAMES
+        ]
+        if refused:
+            text = (
+                f"the request header(s) {', '.join(refused)} may not be sent here; the "
+                f"collector reads only {_ALLOWED_HEADERS.decode()}"
+            )
+            await _answer(send, 403, {"error": text}, [])
             return
         origin_text = origin.decode("latin-1")
         if presented and b"key=" in query:
