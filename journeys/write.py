@@ -296,13 +296,15 @@ def write_events(
     report.series = counter.count
     report.seconds = time.perf_counter() - started
     logger.info(
-        "wrote %d of %d events in %.2f s (%d requests, %d retried, %d spooled)",
+        "wrote %d of %d events in %.2f s (%d requests, %d retried, %d %s)",
         report.written,
         report.events,
         report.seconds,
         report.batches,
         report.retried,
         report.spooled,
+        # With spool=False nothing goes to a file: the caller keeps report.unwritten.
+        "spooled" if spool else "undelivered, kept by the caller",
     )
     skipped = report.rejected[~_refused(report.rejected)]
     if len(skipped):

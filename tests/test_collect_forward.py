@@ -319,7 +319,7 @@ def test_the_writers_warnings_leave_the_process_filters_alone(db, path, caplog, 
     assert caplog.text.count("CardinalityWarning") == 1
 
 
-def test_flush_gives_up_after_its_timeout_and_the_events_stay_for_the_next_start(path):
+def test_flush_gives_up_after_its_timeout_and_the_events_stay_for_the_next_start(path, caplog):
     with jy.LocalInfluxDB() as gone:
         url = gone.url
     down = jy.connect(url, timeout=1, retries=1)
@@ -331,11 +331,18 @@ def test_flush_gives_up_after_its_timeout_and_the_events_stay_for_the_next_start
             flushed = await forwarder.flush(timeout=1.5)
             return flushed, store.pending, forwarder
 
-    flushed, pending, forwarder = asyncio.run(scenario())
+    with caplog.at_level(logging.INFO, logger="journeys"):
+        flushed, pending, forwarder = asyncio.run(scenario())
 
     assert flushed is False and pending == 10
     assert not forwarder.healthy and "could not be delivered" in forwarder.last_error
     assert not forwarder.running
+    # The writer made no spool file (spool=False), and its log says so: the store keeps them.
+    names = ("journeys.write", "journeys.delivery")
+    writer = [r.getMessage() for r in caplog.records if r.name in names]
+    assert writer and not any("spooled" in line for line in writer)
+    assert any("10 undelivered (kept by the caller)" in line for line in writer)
+    assert any("10 undelivered, kept by the caller" in line for line in writer)
 
 
 def test_the_options_are_checked(db, path):
