@@ -325,3 +325,17 @@ def test_event_size_is_checked_before_its_keys(event):
 
     assert result.field is None
     assert "more than the 32,768 allowed" in result.reason
+
+
+def test_the_leap_second_of_2016_is_the_last_instant_of_its_day():
+    # It was refused as a time of day that does not exist.
+    from journeys.collect.clock import parse_client_time
+
+    last = pd.Timestamp("2016-12-31T23:59:59.999999999Z").value
+
+    assert parse_client_time("2016-12-31T23:59:60Z") == (last, "")
+    assert parse_client_time("2016-12-31T23:59:60.999Z") == (last, "")
+    assert parse_client_time("2017-01-01T05:29:60+05:30") == (last, "")
+    nanos, reason = parse_client_time("2016-12-31T23:58:60Z")
+    assert nanos == 0 and "23:59:60 UTC only" in reason
+    assert "does not exist" in parse_client_time("2016-12-31T23:59:61Z")[1]
