@@ -54,7 +54,9 @@
 ``GET /health``
     JSON: ``status`` (``ok``; ``degraded`` while InfluxDB does not answer or
     the forwarder's writes fail; ``unavailable`` when events cannot be taken),
-    the ``problems``, the queue (events waiting, bytes, oldest age), the
+    the ``problems``, the number of ``sites`` (not their names: the answer is
+    public, as load balancers poll it without a key; ``journeys collect
+    --check`` names them), the queue (events waiting, bytes, oldest age), the
     forwarder (written, refused by reason, last error) and whether InfluxDB
     answers (with a reason that holds no secret, and no address). 200 while
     events can be accepted, even with InfluxDB down, since they wait on disk;
@@ -781,7 +783,8 @@ async def _health(collector: Collector) -> Response:
         "status": status,
         "problems": problems,
         "uptime": round(time.time() - collector.started, 1),
-        "sites": [site.name for site in settings.sites],
+        # How many, not which: /health is public, and the site names are the operator's.
+        "sites": len(settings.sites),
         "store": stats,
         "forwarder": forwarding,
         "influxdb": influxdb,
