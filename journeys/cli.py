@@ -10,10 +10,12 @@ Connection options fall back to the environment variables documented in
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 import warnings
@@ -617,6 +619,30 @@ def _check_collector(config_file: Path, settings) -> None:
     click.echo(f"listen          http://{settings.host}:{settings.port}")
 
 
+def _check_port(host: str, port: int) -> None:
+    """Refuse in one line an address the collector cannot listen on (a port in use).
+
+    uvicorn would find out only after the app's startup, and end with status 3
+    and its own lines. The probe binds as uvicorn does (``SO_REUSEADDR``) and
+    lets go at once.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is in use by another program: stop it, or give "
+                    "the collector another with --port (or port in [server])"
+                ) from None
+            raise click.ClickException(
+                f"cannot listen on {host} port {port}: {exc.strerror or exc}; give another "
+                "--host or --port (or host and port in [server])"
+            ) from None
+
+
 def _serve_collector(settings, *, access_log: bool) -> None:
     import uvicorn
 
@@ -627,6 +653,7 @@ def _serve_collector(settings, *, access_log: bool) -> None:
     # here in one line, rather than as a traceback of the app's startup.
     settings.spool.mkdir(parents=True, exist_ok=True)
     EventStore(settings.store_path).close()
+    _check_port(settings.host, settings.port)
 
     # A service says what it does: one line per batch written, unless told otherwise.
     journeys_logger = logging.getLogger("journeys")

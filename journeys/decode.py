@@ -296,6 +296,7 @@ def events_frame(
     tags_as: str = "string",
     keep_sequence: bool = False,
     stacklevel: int = 2,
+    warn=warnings.warn,
 ) -> pd.DataFrame:
     """The events frame of the collected columns.
 
@@ -314,12 +315,17 @@ def events_frame(
         Keep ``event_seq`` as an int64 column (0 where the tag is absent).
     stacklevel : int
         Where the warnings about foreign values point, seen from the caller.
+    warn : callable
+        Called as ``warnings.warn`` is, which it is by default. The writer's
+        check of the stored points passes one that drops them: it may run in a
+        worker thread, where ``warnings.catch_warnings`` would change the
+        filters of the whole process.
     """
     times = builder.time_values()
     wanted = [c for c in COLUMNS if columns is None or c.name in columns]
     for name, (count, first, at) in builder.foreign.items():
         target = name.removesuffix(TWIN).removesuffix(AS_FLOAT)
-        warnings.warn(
+        warn(
             f"InfluxDB holds {count:,} value(s) of column {target} that are not "
             f"{kind_of(name)}s (the first, {first!r}, at "
             f"{pd.Timestamp(int(times[at]), tz='UTC')}); they are read as NA. "
@@ -333,7 +339,9 @@ def events_frame(
         data[col.name] = _pandas(_merged(builder, col), col, len(times))
         floats = builder.column(col.name + AS_FLOAT)
         if floats is not None:
-            data[col.name] = _without_foreign_floats(data[col.name], floats, col, stacklevel + 1)
+            data[col.name] = _without_foreign_floats(
+                data[col.name], floats, col, stacklevel + 1, warn
+            )
 
     if columns is None:
         internal = {SEQUENCE_TAG, NO_FIELDS_FIELD}
@@ -389,14 +397,16 @@ def _pandas(values: pa.ChunkedArray | None, col: Column, rows: int):
     return pd.arrays.FloatingArray(filled.astype(np.float64, copy=False), missing)
 
 
-def _without_foreign_floats(ints, floats: pa.ChunkedArray, col: Column, stacklevel: int):
+def _without_foreign_floats(
+    ints, floats: pa.ChunkedArray, col: Column, stacklevel: int, warn=warnings.warn
+):
     """NA where InfluxDB converted a stored float to an integer and lost its fraction."""
     as_float = floats.to_numpy(zero_copy_only=False).astype(np.float64)  # null is NaN
     whole = ints.to_numpy(dtype="float64", na_value=np.nan)
     cut = ~np.isnan(whole) & ~np.isnan(as_float) & (whole != as_float)
     if not cut.any():
         return ints
-    warnings.warn(
+    warn(
         f"InfluxDB holds {cut.sum():,} value(s) of column {col.name} as floats with a "
         "fraction, written by another writer; they are read as NA rather than cut down",
         StoredTypeWarning,

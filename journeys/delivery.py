@@ -202,11 +202,12 @@ class Sender:
             report.unwritten.extend(int(p) for p in batch.positions[start:stop])
 
         logger.info(
-            "batch %d: %d lines written, %d refused, %d spooled, %d retries, %d bytes",
+            "batch %d: %d lines written, %d refused, %d %s, %d retries, %d bytes",
             batch.number,
             outcome.written,
             len(outcome.refused),
             sum(b - a for a, b in outcome.undelivered),
+            "spooled" if self.spool is not None else "undelivered (kept by the caller)",
             outcome.retried,
             outcome.bytes,
         )

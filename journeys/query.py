@@ -481,14 +481,19 @@ def read_frame(
     tags_as: str = "string",
     chunk_size: int = 20_000,
     keep_sequence: bool = False,
+    warn=warnings.warn,
 ) -> pd.DataFrame:
     """Run a ``SELECT`` of events and return its points as an events frame.
 
     With ``keep_sequence`` the sequence tag that keeps tied events apart is
-    kept as a column, for the writer to see which numbers are taken.
+    kept as a column, for the writer to see which numbers are taken. ``warn``
+    is called for the warnings about foreign values, as ``warnings.warn`` is
+    (see :func:`journeys.decode.events_frame`).
     """
     builder = ColumnBuilder().add_results(stream_results(client, statement, chunk_size=chunk_size))
-    return events_frame(builder, tags_as=tags_as, keep_sequence=keep_sequence, stacklevel=3)
+    return events_frame(
+        builder, tags_as=tags_as, keep_sequence=keep_sequence, stacklevel=3, warn=warn
+    )
 
 
 def filter_conditions(

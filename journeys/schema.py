@@ -25,7 +25,8 @@ form, and :func:`journeys.InfluxDB.query` returns it.
 
 The last two columns, ``event_id`` and ``received_at``, are set by the
 collector (``journeys collect``) and empty for generated events: the id the
-sender gave the event, for de-duplication, and when the collector received it.
+sender gave the event, for de-duplication (or ``c-`` and a UUID the collector
+made for an event sent without one), and when the collector received it.
 Both are fields in every layout, since each is unique or nearly so per event.
 
 String lengths

@@ -25,14 +25,13 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from journeys.client import quote_identifier
-from journeys.errors import SchemaError, ServerError, StoredTypeWarning, WriteError
+from journeys.errors import SchemaError, ServerError, WriteError
 from journeys.lineprotocol import _tag_problems, compose, field_sets, series_keys
 from journeys.query import read_frame, select_clause
 from journeys.schema import SEQUENCE_TAG, Layout
@@ -190,6 +189,10 @@ def number_against_stored(
     return numbered
 
 
+def _drop(*args, **kwargs) -> None:
+    """A ``warnings.warn`` that drops the warning (a StoredTypeWarning, here)."""
+
+
 def _stored_points(client: InfluxDB, layout: Layout, times: np.ndarray) -> pd.DataFrame:
     """Key, time, sequence number and field text of the points stored at ``times``."""
     # Limitation: all stored points of the ranges are held at once, so rewriting
@@ -204,9 +207,9 @@ def _stored_points(client: InfluxDB, layout: Layout, times: np.ndarray) -> pd.Da
             f"WHERE time >= {low} AND time <= {high}"
         )
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", StoredTypeWarning)
-                frames.append(read_frame(client, statement, keep_sequence=True))
+            # Foreign values are dropped, not caught: warnings.catch_warnings would
+            # change the filters of the whole process from a writer's thread.
+            frames.append(read_frame(client, statement, keep_sequence=True, warn=_drop))
         except ServerError as exc:
             if "database not found" in exc.message:
                 return empty

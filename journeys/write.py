@@ -55,7 +55,7 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,6 +142,7 @@ def write_events(
     progress: bool | None = None,
     check_stored: bool = True,
     spool: bool = True,
+    on_warning: Callable[[Warning], None] | None = None,
 ) -> WriteReport:
     """Write events; return what happened.
 
@@ -202,6 +203,13 @@ def write_events(
         Pass False when the caller keeps them itself and sends them again, as
         the collector does with its store: the :class:`~journeys.errors.WriteError`
         then names them in ``rows`` and ``report.unwritten``, and no file is made.
+    on_warning : callable, optional
+        Called with each warning of the write (a
+        :class:`~journeys.errors.SkippedRowsWarning`, a
+        :class:`~journeys.errors.CardinalityWarning`) instead of
+        ``warnings.warn``. For a write in a worker thread, as the collector's:
+        catching warnings there with ``warnings.catch_warnings`` would change
+        the warning filters of the whole process while it runs.
 
     Returns
     -------
@@ -234,7 +242,8 @@ def write_events(
 
     report = WriteReport()
     stored_types = _read_stored(client, layout)
-    counter = _SeriesCounter(layout, series_warning)
+    warn = _warner(on_warning)
+    counter = _SeriesCounter(layout, series_warning, warn)
     total = len(events) if isinstance(events, pd.DataFrame) else None
     bar = _progress_bar(total, progress, unit=" points", desc="writing", leave=False)
     sender = Sender(
@@ -287,17 +296,19 @@ def write_events(
     report.series = counter.count
     report.seconds = time.perf_counter() - started
     logger.info(
-        "wrote %d of %d events in %.2f s (%d requests, %d retried, %d spooled)",
+        "wrote %d of %d events in %.2f s (%d requests, %d retried, %d %s)",
         report.written,
         report.events,
         report.seconds,
         report.batches,
         report.retried,
         report.spooled,
+        # With spool=False nothing goes to a file: the caller keeps report.unwritten.
+        "spooled" if spool else "undelivered, kept by the caller",
     )
     skipped = report.rejected[~_refused(report.rejected)]
     if len(skipped):
-        warnings.warn(
+        warn(
             f"{skipped['row'].nunique():,} of {report.events:,} rows cannot be stored and "
             "are left out; the report's `rejected` frame lists them",
             SkippedRowsWarning,
@@ -567,7 +578,8 @@ def _refuse(problems: pd.DataFrame, report: WriteReport) -> None:
 class _SeriesCounter:
     """Distinct tag sets of a write, counted by hash over its pieces; warns once."""
 
-    def __init__(self, layout: Layout, threshold: int):
+    def __init__(self, layout: Layout, threshold: int, warn=warnings.warn):
+        self.warn = warn
         self.layout = layout
         self.threshold = threshold
         self.tags = sorted(layout.tags)
@@ -614,13 +626,24 @@ class _SeriesCounter:
                 f"the first {self.events:,} events create about {self.count:,} series, more "
                 f"than series_warning={self.threshold:,}"
             )
-        warnings.warn(
+        self.warn(
             f"{advice}. The tags with most values: {named}. Each series costs the server "
             "memory and slows writes and queries; use layout='default' (--layout default) "
             "unless you need those tags, or store the tags with many values as fields",
             CardinalityWarning,
             stacklevel=5,
         )
+
+
+def _warner(on_warning: Callable[[Warning], None] | None):
+    """``warnings.warn``, or a function of the same arguments that calls ``on_warning``."""
+    if on_warning is None:
+        return warnings.warn
+
+    def warn(message: str, category: type[Warning], stacklevel: int = 1) -> None:
+        on_warning(category(message))
+
+    return warn
 
 
 def _row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -642,14 +665,21 @@ def _progress_bar(total: int, progress: bool | None, **options):
     ipywidgets is installed, so a notebook's stored output would depend on it;
     here a notebook shows a bar only when asked with ``progress=True``.
     """
+    shown = sys.stderr.isatty() if progress is None else progress
+    if not shown:
+        # A bar that shows nothing; and no change of the warning filters, which
+        # are the whole process's, for a write in a worker thread (the collector's).
+        from tqdm import tqdm
+
+        return tqdm(total=total, disable=True, **options)
+
     # Imported here so that merely importing journeys never makes tqdm warn that a
     # notebook lacks ipywidgets; the bar then falls back to text.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from tqdm.auto import tqdm
 
-    shown = sys.stderr.isatty() if progress is None else progress
-    return tqdm(total=total, disable=not shown, **options)
+    return tqdm(total=total, disable=False, **options)
 
 
 def _raise_for_losses(report: WriteReport, on_invalid: str, *, spooling: bool = True) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -158,3 +159,27 @@ def _wait_for_health(base: str, process: subprocess.Popen) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError("journeys collect did not answer /health within 30 s")
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
+    # uvicorn found out after the app's startup, and ended with status 3 and its lines.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        path = tmp_path / "collector.toml"
+        path.write_text(config_text("http://127.0.0.1:9", "shop", port))
+        ended = subprocess.run(
+            [sys.executable, "-m", "journeys.cli", "collect", "--config", str(path)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert ended.returncode == 1, ended.stderr
+    lines = ended.stderr.strip().splitlines()
+    assert lines == [
+        f"Error: port {port} on 127.0.0.1 is in use by another program: stop it, or give "
+        "the collector another with --port (or port in [server])"
+    ]

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -279,7 +281,45 @@ def test_the_writers_advice_is_logged_once_not_raised(db, path, caplog):
     assert len(db.query()) == 20
 
 
-def test_flush_gives_up_after_its_timeout_and_the_events_stay_for_the_next_start(path):
+def test_the_writers_warnings_leave_the_process_filters_alone(db, path, caplog, monkeypatch):
+    # warnings.catch_warnings in the writer's thread swapped the filters of the whole
+    # process during every write: a filter set meanwhile elsewhere was lost.
+    package = str(Path(jy.__file__).parent)
+    changes = []  # by journeys itself: pandas catches warnings too, in a narrow scope
+
+    def recorded(name):
+        real = getattr(warnings, name)
+
+        def call(*args, **kwargs):
+            caller = sys._getframe(1).f_code.co_filename
+            if caller.startswith(package):
+                changes.append((name, caller, threading.current_thread().name))
+            return real(*args, **kwargs)
+
+        return call
+
+    for name in ("catch_warnings", "simplefilter", "filterwarnings", "resetwarnings"):
+        monkeypatch.setattr(warnings, name, recorded(name))
+    before = list(warnings.filters)
+    rows = [row(0), row(1, scroll_depth=150.0)]  # a skipped row, and the published layout
+
+    async def scenario():
+        with EventStore(path) as store:
+            await store.put("shop", rows)
+            forwarder = Forwarder(store, db, layout="published", interval=0.05)
+            assert await forwarder.flush(timeout=30)
+            return forwarder.stats()
+
+    with caplog.at_level(logging.WARNING, logger="journeys.collect.forward"):
+        stats = asyncio.run(scenario())
+
+    assert changes == []
+    assert warnings.filters == before
+    assert stats["written"] == 1 and stats["refused"] == 1
+    assert caplog.text.count("CardinalityWarning") == 1
+
+
+def test_flush_gives_up_after_its_timeout_and_the_events_stay_for_the_next_start(path, caplog):
     with jy.LocalInfluxDB() as gone:
         url = gone.url
     down = jy.connect(url, timeout=1, retries=1)
@@ -291,11 +331,18 @@ def test_flush_gives_up_after_its_timeout_and_the_events_stay_for_the_next_start
             flushed = await forwarder.flush(timeout=1.5)
             return flushed, store.pending, forwarder
 
-    flushed, pending, forwarder = asyncio.run(scenario())
+    with caplog.at_level(logging.INFO, logger="journeys"):
+        flushed, pending, forwarder = asyncio.run(scenario())
 
     assert flushed is False and pending == 10
     assert not forwarder.healthy and "could not be delivered" in forwarder.last_error
     assert not forwarder.running
+    # The writer made no spool file (spool=False), and its log says so: the store keeps them.
+    names = ("journeys.write", "journeys.delivery")
+    writer = [r.getMessage() for r in caplog.records if r.name in names]
+    assert writer and not any("spooled" in line for line in writer)
+    assert any("10 undelivered (kept by the caller)" in line for line in writer)
+    assert any("10 undelivered, kept by the caller" in line for line in writer)
 
 
 def test_the_options_are_checked(db, path):

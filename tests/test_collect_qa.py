@@ -4,10 +4,9 @@ Each test is a defect that was found by posting to a real uvicorn in front of a
 real throwaway InfluxDB, kept here so that it stays fixed: a lone surrogate as a
 key, unknown keys that grew the rejection counts without bound, a password in
 the InfluxDB address, thousands of gzip members, bounds that refuse every
-event, and the README's own example. One is not fixed yet and is marked
-``xfail(strict=True)``, so that its fix is noticed: identical events without
-an ``event_id`` that the forwarder writes in two batches are stored once
-(shown on the forwarder, where a batch boundary can be set).
+event, the README's own example, and identical events without an
+``event_id`` that the forwarder wrote in two batches and stored once (shown on
+the forwarder, where a batch boundary can be set).
 """
 
 from __future__ import annotations
@@ -146,11 +145,6 @@ def test_the_readme_example_is_answered_as_the_readme_shows(db, tmp_path):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="identical events without event_id that the forwarder writes in two batches are "
-    "stored once: the writer's check_stored takes the second batch's copies for a rewrite",
-)
 def test_identical_events_without_an_event_id_are_all_stored(db, tmp_path):
     # Five events alike in every column and received in the same millisecond (one
     # request of a server posting {"event_type": "pageview"} five times) are five
@@ -167,4 +161,67 @@ def test_identical_events_without_an_event_id_are_all_stored(db, tmp_path):
             return stored
 
     assert asyncio.run(scenario()) == [True] * 5
-    assert len(db.query("2000-01-01", "2100-01-01", all_events=True)) == 5
+    stored = db.query("2000-01-01", "2100-01-01", all_events=True)
+    assert len(stored) == 5
+    # Each has an id of the collector's own, told apart from a sender's by "c-".
+    assert stored["event_id"].str.match(r"^c-[0-9a-f-]{36}$").all()
+    assert stored["event_id"].nunique() == 5
+
+
+def test_a_collector_made_id_is_kept_in_the_queue_and_a_sent_id_still_dedups(tmp_path):
+    # The id is made once, when the row is queued: a batch taken again after a
+    # crash carries the same ids, so the writer recognises it as a rewrite.
+    row = {"event_type": "pageview", "time": 1_000_000, "received_at": 1}
+    sent = {**row, "event_id": "client-1"}
+
+    async def scenario():
+        with EventStore(tmp_path / "events.sqlite3") as store:
+            stored = await store.put("shop", [row, row, sent, sent])
+            first = [r.row["event_id"] for r in await store.take(10)]  # never acked
+        with EventStore(tmp_path / "events.sqlite3") as store:
+            again = [r.row["event_id"] for r in await store.take(10)]
+        return stored, first, again
+
+    stored, first, again = asyncio.run(scenario())
+
+    assert stored == [True, True, True, False]
+    assert first[2] == "client-1" and first[0] != first[1]
+    assert all(i.startswith("c-") for i in first[:2])
+    assert again == first
+
+
+def test_an_integer_of_thousands_of_digits_is_refused_in_the_collectors_words(db, tmp_path):
+    # Python's own message advised the sender to call sys.set_int_max_str_digits().
+    body = '[{"event_type": "scroll", "scroll_depth": ' + "9" * 5000 + "}]"
+
+    with running(settings_for(db, tmp_path)) as (url, _):
+        answer = post(url, body)
+
+    assert answer.status_code == 400, answer.text
+    error = answer.json()
+    assert "set_int_max_str_digits" not in error["error"]
+    assert "a number of 5,000 digits at line 1 column 43 (char 42)" in error["error"]
+    assert "more than the 4,300 this collector reads" in error["error"]
+    assert "send it within its column's range, or leave it out" in error["error"]
+    assert error["position"] == 42
+
+
+def test_many_events_with_an_unknown_key_make_a_small_answer(db, tmp_path):
+    # Each rejection listed every valid key: 500 tiny events made an answer of 225 KB.
+    body = json.dumps([{"event_type": "x", "colour": n} for n in range(500)])
+
+    with running(settings_for(db, tmp_path)) as (url, _):
+        answer = post(url, body)
+        good = post(url, '{"event_type": "pageview"}').json()
+
+    assert answer.status_code == 202, answer.text
+    content = answer.json()
+    assert len(answer.content) < 80_000  # 160 bytes an event
+    assert {r["field"] for r in content["results"]} == {"colour"}
+    assert all('("colour")' in r["reason"] for r in content["results"])
+    assert all("user_id" not in r["reason"] for r in content["results"])
+    assert content["valid_keys"][0] == "event_type" and "user_id" in content["valid_keys"]
+    assert {"time", "sent_at", "event_id"} <= set(content["valid_keys"])
+    assert "received_at" not in content["valid_keys"]
+    assert answer.text.count('"scroll_depth"') == 1  # listed once
+    assert "valid_keys" not in good  # only when a key was unknown

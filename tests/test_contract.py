@@ -21,6 +21,7 @@ import pytest
 
 import journeys as jy
 from journeys.collect.contract import (
+    VALID_KEYS,
     Accepted,
     BodyError,
     Limits,
@@ -219,14 +220,18 @@ def test_row_holds_python_values_of_the_column_types():
     assert type(result.row["rental_duration"]) is int
 
 
-def test_unknown_key_lists_the_valid_ones():
+def test_unknown_key_is_named_and_the_valid_ones_are_valid_keys():
+    # The valid keys are listed once per answer (the collector's valid_keys), not in
+    # each rejection, so that an answer of many such rejections stays small.
     (result,) = check_events(
         [{"event_type": "x", "userid": "u"}], received_at=RECEIVED, limits=Limits()
     )
 
     assert result.field == "userid"
-    assert "user_id" in result.reason and "sent_at" in result.reason
-    assert "received_at" not in result.reason
+    assert '("userid")' in result.reason and "use one of valid_keys" in result.reason
+    assert "user_id" in VALID_KEYS and "sent_at" in VALID_KEYS
+    assert "received_at" not in VALID_KEYS
+    assert set(VALID_KEYS) == set(event_json_schema()["properties"]) - {"received_at"}
 
 
 def test_tolerance_and_max_future_are_configurable():
@@ -320,3 +325,17 @@ def test_event_size_is_checked_before_its_keys(event):
 
     assert result.field is None
     assert "more than the 32,768 allowed" in result.reason
+
+
+def test_the_leap_second_of_2016_is_the_last_instant_of_its_day():
+    # It was refused as a time of day that does not exist.
+    from journeys.collect.clock import parse_client_time
+
+    last = pd.Timestamp("2016-12-31T23:59:59.999999999Z").value
+
+    assert parse_client_time("2016-12-31T23:59:60Z") == (last, "")
+    assert parse_client_time("2016-12-31T23:59:60.999Z") == (last, "")
+    assert parse_client_time("2017-01-01T05:29:60+05:30") == (last, "")
+    nanos, reason = parse_client_time("2016-12-31T23:58:60Z")
+    assert nanos == 0 and "23:59:60 UTC only" in reason
+    assert "does not exist" in parse_client_time("2016-12-31T23:59:61Z")[1]

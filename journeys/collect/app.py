@@ -7,8 +7,9 @@
     One event (a JSON object) or an array of them, as ``application/json`` or
     ``text/plain`` (what ``navigator.sendBeacon`` sends without a preflight),
     optionally ``Content-Encoding: gzip``. The write key comes as ``?key=``,
-    ``X-Journeys-Key: KEY`` or ``Authorization: Bearer KEY``. Answers, each a
-    JSON object:
+    ``X-Journeys-Key: KEY`` or ``Authorization: Bearer KEY``; a request with
+    two different keys among them is refused (401) rather than one of them
+    picked. Answers, each a JSON object:
 
     ======  =============================================================
     status  when, and what the body holds
@@ -18,10 +19,13 @@
             ``{"index", "status"}`` with ``status`` ``accepted``
             (queued on disk), ``duplicate`` (an ``event_id`` this site
             sent before: stored once) or ``rejected`` (with ``field`` and
-            ``reason``). Rejected events do not stop the others.
+            ``reason``). Rejected events do not stop the others. When
+            any was rejected for a key an event does not have, the
+            answer lists the ``valid_keys`` once (not in each reason, so
+            that 500 such events make a small answer).
     400     the body is not JSON (or not UTF-8, or empty): ``error`` and
             ``position``, the offset where it broke
-    401     no write key, or one not configured
+    401     no write key, one not configured, or two different ones
     403     the page's ``Origin`` is not allowed for the key
     408     the body did not arrive whole within 30 seconds
     413     the body, or the number of events, is over the limits
@@ -41,14 +45,18 @@
 ``OPTIONS /events``
     The CORS preflight (a ``fetch`` with ``application/json`` needs one): 204
     with the ``Access-Control-Allow-*`` headers for an origin the request's key
-    allows (any key, when the preflight's URL carries none), else 403 without
-    them, so the browser does not send. Answers to allowed origins carry
-    ``Access-Control-Allow-Origin``.
+    allows (any key, when the preflight's URL carries none), asking for the
+    method ``POST`` and no request headers but ``Content-Type``,
+    ``Content-Encoding``, ``Authorization`` and ``X-Journeys-Key``; else 403
+    naming what is not allowed, without them, so the browser does not send.
+    Answers to allowed origins carry ``Access-Control-Allow-Origin``.
 
 ``GET /health``
     JSON: ``status`` (``ok``; ``degraded`` while InfluxDB does not answer or
     the forwarder's writes fail; ``unavailable`` when events cannot be taken),
-    the ``problems``, the queue (events waiting, bytes, oldest age), the
+    the ``problems``, the number of ``sites`` (not their names: the answer is
+    public, as load balancers poll it without a key; ``journeys collect
+    --check`` names them), the queue (events waiting, bytes, oldest age), the
     forwarder (written, refused by reason, last error) and whether InfluxDB
     answers (with a reason that holds no secret, and no address). 200 while
     events can be accepted, even with InfluxDB down, since they wait on disk;
@@ -90,7 +98,14 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from journeys.client import InfluxDB
-from journeys.collect.contract import TIME_KEYS, Accepted, BodyError, check_events, parse_body
+from journeys.collect.contract import (
+    TIME_KEYS,
+    VALID_KEYS,
+    Accepted,
+    BodyError,
+    check_events,
+    parse_body,
+)
 from journeys.collect.forward import Forwarder
 from journeys.collect.keys import KeyRing, TokenBucket
 from journeys.collect.settings import CollectorSettings
@@ -127,8 +142,11 @@ REJECTED_LOG_EVERY = 60.0
 
 _JSON = (b"content-type", b"application/json")
 _ALLOWED_HEADERS = b"Content-Type, Content-Encoding, Authorization, X-Journeys-Key"
+_ALLOWED_HEADER_NAMES = frozenset(
+    name.strip().lower() for name in _ALLOWED_HEADERS.decode().split(",")
+)
 _PREFLIGHT = [
-    (b"access-control-allow-methods", b"POST, OPTIONS"),
+    (b"access-control-allow-methods", b"POST"),
     (b"access-control-allow-headers", _ALLOWED_HEADERS),
     (b"access-control-max-age", b"86400"),
 ]
@@ -136,6 +154,7 @@ _ORIGIN_CACHE = 1024
 # The keys rejections are counted by; any other key a client sent is "(unknown key)",
 # so that senders cannot grow the counts (kept for the life of the process) without bound.
 _COUNTED_KEYS = frozenset(column.name for column in COLUMNS) | frozenset(TIME_KEYS)
+_VALID_KEYS = list(VALID_KEYS)
 
 
 class Collector:
@@ -265,12 +284,15 @@ class Collector:
         task.add_done_callback(self._puts.discard)
         task.add_done_callback(lambda done: _answer_waiters(done, waiters))
 
-    def count_rejected(self, field: str | None) -> None:
+    def count_rejected(self, field: str | None) -> bool:
+        """Count a rejection by its field; True when that field is not a key of an event."""
+        unknown = field is not None and field not in _COUNTED_KEYS
         if field is None:
             field = "(event)"
-        elif field not in _COUNTED_KEYS:
+        elif unknown:
             field = "(unknown key)"
         self.rejected[field] += 1
+        return unknown
 
     async def _sweep_slow_bodies(self) -> None:
         while True:
@@ -344,6 +366,7 @@ class _Events:
         # One pass over the headers for the few the answer depends on.
         content_type = content_encoding = origin = presented = None
         length = -1
+        conflict = False  # two different keys sent: which one was meant is unknown
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
@@ -354,20 +377,34 @@ class _Events:
             elif name == b"content-encoding":
                 content_encoding = value.decode("latin-1")
             elif name == b"x-journeys-key":
-                presented = value.decode("latin-1")
-            elif name == b"authorization" and presented is None:
+                sent = value.decode("latin-1")
+                conflict |= presented is not None and sent != presented
+                presented = sent
+            elif name == b"authorization":
                 scheme, _, credential = value.decode("latin-1").partition(" ")
                 if scheme.lower() == "bearer":
-                    presented = credential.strip()
+                    sent = credential.strip()
+                    conflict |= presented is not None and sent != presented
+                    presented = sent
         query = scope["query_string"]
         if b"key=" in query:
-            presented = _query_key(query) or presented
+            sent = _query_key(query)
+            if sent:
+                conflict |= presented is not None and sent != presented
+                presented = sent
 
         if scope["method"] == "OPTIONS":
-            await self.preflight(send, origin, presented, query)
+            await self.preflight(send, origin, presented, query, scope["headers"])
             return
 
         # Who posts: the key, the page's origin, the key's rate.
+        if conflict:
+            text = (
+                "the request holds two different write keys (among ?key=, X-Journeys-Key and "
+                "Authorization: Bearer); send the key once, or the same key in each"
+            )
+            await _answer(send, 401, {"error": text}, self._cors_any(origin))
+            return
         found = collector.keys.find(presented) if presented else None
         if found is None:
             cors = self._cors_any(origin)
@@ -458,6 +495,7 @@ class _Events:
         results = []
         new = duplicates = rejected = 0
         position = 0
+        unknown_key = False
         for result in checked:
             if type(result) is Accepted:
                 if stored[position]:
@@ -469,7 +507,7 @@ class _Events:
                 position += 1
             else:
                 rejected += 1
-                self.collector.count_rejected(result.field)
+                unknown_key |= self.collector.count_rejected(result.field)
                 results.append(
                     {
                         "index": result.index,
@@ -478,12 +516,15 @@ class _Events:
                         "reason": result.reason,
                     }
                 )
-        return {
+        answer = {
             "accepted": new,
             "duplicates": duplicates,
             "rejected": rejected,
             "results": results,
         }
+        if unknown_key:
+            answer["valid_keys"] = _VALID_KEYS
+        return answer
 
     async def _read(self, receive) -> bytes | None:
         """The request's body, stopped one byte past the limit; None when the client left.
@@ -547,10 +588,44 @@ class _Events:
             return self.collector.cors(origin)
         return []
 
-    async def preflight(self, send, origin: bytes | None, presented: str | None, query) -> None:
-        """Answer a CORS preflight: 204 with the allow headers, or 401/403 without."""
+    async def preflight(
+        self, send, origin: bytes | None, presented: str | None, query, headers
+    ) -> None:
+        """Answer a CORS preflight: 204 with the allow headers, or 400/401/403 without.
+
+        Only what ``POST /events`` reads passes: the method POST and the request
+        headers of :data:`_ALLOWED_HEADERS`; a preflight asking for another is
+        403 naming it, so that the browser does not send a request the
+        collector would not read as meant.
+        """
         if origin is None:
             await _answer(send, 400, {"error": "a preflight needs an Origin header"}, [])
+            return
+        method = asked = None
+        for name, value in headers:
+            if name == b"access-control-request-method":
+                method = value.decode("latin-1").strip()
+            elif name == b"access-control-request-headers":
+                asked = value.decode("latin-1")
+        if method is None:
+            text = "a preflight needs an Access-Control-Request-Method header"
+            await _answer(send, 400, {"error": text}, [])
+            return
+        if method != "POST":
+            text = f"the method {method} is not allowed here: events are sent with POST"
+            await _answer(send, 403, {"error": text}, [])
+            return
+        refused = [
+            name.strip()
+            for name in (asked or "").split(",")
+            if name.strip() and name.strip().lower() not in _ALLOWED_HEADER_NAMES
+        ]
+        if refused:
+            text = (
+                f"the request header(s) {', '.join(refused)} may not be sent here; the "
+                f"collector reads only {_ALLOWED_HEADERS.decode()}"
+            )
+            await _answer(send, 403, {"error": text}, [])
             return
         origin_text = origin.decode("latin-1")
         if presented and b"key=" in query:
@@ -708,7 +783,8 @@ async def _health(collector: Collector) -> Response:
         "status": status,
         "problems": problems,
         "uptime": round(time.time() - collector.started, 1),
-        "sites": [site.name for site in settings.sites],
+        # How many, not which: /health is public, and the site names are the operator's.
+        "sites": len(settings.sites),
         "store": stats,
         "forwarder": forwarding,
         "influxdb": influxdb,

@@ -8,6 +8,14 @@ could be any of 26 hours) or a JSON number of milliseconds since 1970 UTC, as
 JavaScript's ``Date.now()`` gives. Fractions of a second are kept to the
 nanosecond in a text and to the microsecond in a number.
 
+A leap second (``"2016-12-31T23:59:60Z"``, or ``"2017-01-01T00:59:60+01:00"``)
+is taken as the last instant of the second before it, 23:59:59.999999999 UTC,
+whatever its fraction: InfluxDB's times, like Unix time and JavaScript's, have
+no leap seconds, and this keeps the event in its day and after the events of
+23:59:59 (systems without leap seconds fold it into 23:59:59 too, or smear
+it). Whether the day had a leap second is not checked (no list is kept);
+``:60`` at any other time than 23:59 UTC is refused.
+
 The collector's own clock at receipt, ``received`` (milliseconds), is the only
 one that can be trusted. The event's time is, with ``t`` its ``time``, ``s``
 its ``sent_at`` and ``tolerance`` the :attr:`~journeys.collect.contract.Limits.skew_tolerance`:
@@ -72,7 +80,7 @@ END = r"(?![\s\S])"
 #: takes other digits too.
 ISO_PATTERN = (
     r"^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3])"
-    r":[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])" + END
+    r":[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])" + END
 )
 
 
@@ -128,7 +136,7 @@ def _from_text(text: str) -> tuple[int, str]:
     except ValueError:
         return 0, f"is {text!r}, whose date does not exist: send a real date"
     hour, minute, second = int(hour), int(minute), int(second)
-    if hour > 23 or minute > 59 or second > 59:
+    if hour > 23 or minute > 59 or second > 60:
         return 0, f"is {text!r}, whose time of day does not exist: send 00:00:00 to 23:59:59"
     offset = 0
     if sign is not None:
@@ -136,8 +144,19 @@ def _from_text(text: str) -> tuple[int, str]:
             return 0, f"is {text!r}, whose offset does not exist: send -23:59 to +23:59"
         offset = (int(off_h) * 3600 + int(off_m) * 60) * (1 if sign == "+" else -1)
 
-    seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
-    nanos = seconds * _NS_PER_S + (int(fraction[:9].ljust(9, "0")) if fraction else 0)
+    leap = second == 60
+    seconds = days * 86400 + hour * 3600 + minute * 60 + second - leap - offset
+    if leap:
+        # A leap second: InfluxDB's times (like Unix time) have none. It is stored
+        # as the last nanosecond of 23:59:59 UTC, so it stays in its day, in order.
+        if seconds % 86400 != 86399:
+            return 0, (
+                f"is {text!r}, a leap second (:60) at a time none can be: they come at "
+                "23:59:60 UTC only; send :59"
+            )
+        nanos = seconds * _NS_PER_S + _NS_PER_S - 1
+    else:
+        nanos = seconds * _NS_PER_S + (int(fraction[:9].ljust(9, "0")) if fraction else 0)
     if not MIN_TIME <= nanos <= MAX_TIME:
         return 0, _outside(text)
     return nanos, ""

@@ -61,7 +61,6 @@ import contextlib
 import logging
 import random
 import time
-import warnings
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -399,18 +398,20 @@ class Forwarder:
         if not rows:
             return [], refused
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            report = self.db.write(
-                frame,
-                layout=self.layout,
-                on_invalid="skip",
-                check_stored=True,
-                spool=False,
-                progress=False,
-                batch_size=self.batch_size,
-                retry_for=self.retry_for,
-            )
+        # The writer's warnings are handed over, not caught: warnings.catch_warnings
+        # would change the filters of the whole process from this thread.
+        caught: list[Warning] = []
+        report = self.db.write(
+            frame,
+            layout=self.layout,
+            on_invalid="skip",
+            check_stored=True,
+            spool=False,
+            progress=False,
+            batch_size=self.batch_size,
+            retry_for=self.retry_for,
+            on_warning=caught.append,
+        )
         self._log_warnings(caught)
 
         for position, reason in _reasons(report.rejected).items():
@@ -418,14 +419,14 @@ class Forwarder:
         written = [r.id for r in rows if r.id not in refused]
         return written, refused
 
-    def _log_warnings(self, caught: list[warnings.WarningMessage]) -> None:
+    def _log_warnings(self, caught: list[Warning]) -> None:
         """The writer's advice, once per kind (its skipped rows are logged as refusals)."""
         for warning in caught:
-            kind = warning.category.__name__
-            if issubclass(warning.category, SkippedRowsWarning) or kind in self._warned:
+            kind = type(warning).__name__
+            if isinstance(warning, SkippedRowsWarning) or kind in self._warned:
                 continue
             self._warned.add(kind)
-            logger.warning("%s: %s", kind, warning.message)
+            logger.warning("%s: %s", kind, warning)
 
     def _recovered(self) -> None:
         """Note a write that succeeded: InfluxDB is healthy (again)."""

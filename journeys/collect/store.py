@@ -25,7 +25,7 @@ Tables
     ``events``: the queue, oldest first: ``id``, ``site``, ``stored_at`` (ms),
     ``size`` (bytes of the row) and ``row``, the accepted row as JSON (column
     name to value, ``"time"`` in integer nanoseconds, ``"received_at"`` in
-    milliseconds, ``"event_id"`` when the sender gave one).
+    milliseconds, ``"event_id"``: the sender's, or one the store made).
 
     ``seen``: ``(site, event_id)`` of every event stored within the dedup
     window, with the time it was first stored (recorded by a trigger in the
@@ -33,8 +33,25 @@ Tables
     same site sent within the window is a duplicate: it is not stored again and
     ``put`` answers False for it, whether the first copy came earlier in the
     same request, in an earlier request, before a restart, or was written to
-    InfluxDB already. Rows without ``event_id`` are never duplicates. Ids
-    older than the window are pruned in small steps by the store's thread.
+    InfluxDB already. Ids older than the window are pruned in small steps by
+    the store's thread.
+
+Collector-made ids
+    A row without ``event_id`` is never a duplicate: ``put`` gives it one of
+    its own, ``"c-"`` and a random UUID (``c-3f2b...``, 38 characters), kept in
+    the queued row and so written to InfluxDB as its ``event_id``. Without it,
+    identical events (a server posting the same pageview twice in a
+    millisecond) were told apart by nothing, and the writer's check against
+    the stored points took those of a later batch for a rewrite of the
+    earlier one and stored them once. With it, each is an event of its own,
+    and a batch written again after a crash still holds the same ids, so it
+    is still recognised. The ``c-`` says downstream that the sender gave no
+    id. These ids skip the dedup lookup (they cannot repeat), but the trigger
+    records them in ``seen`` like any other.
+
+# Limitation: collector-made ids fill the dedup table (about 120 bytes each) and count
+# towards max_ids, shortening the window of the senders' own ids under a flood of
+# id-less events; a flag the trigger could read (a column of events) would keep them out.
 
     ``dead_letters``: rows InfluxDB refused (a type conflict, a value it
     cannot store), moved there by :meth:`EventStore.refuse` with the reason,
@@ -80,6 +97,7 @@ import queue
 import sqlite3
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -611,6 +629,8 @@ class EventStore:
             counts.pending += len(kept)
             counts.bytes += size
             counts.ids += sum(added.values())
+            if self.dedup_window:  # the trigger records collector-made ids too
+                counts.ids += sum(1 for event_id, _, _ in rows if event_id is None)
             ids.update(added)
             events.extend(kept)
             call.outcome = fresh
@@ -761,6 +781,9 @@ def _encode(index: int, row: dict) -> tuple[str | None, str, int]:
             f"row {index}: 'event_id' must be a string of Unicode characters or absent, "
             f"not {event_id!r}"
         )
+    if event_id is None:
+        # A collector-made id (see the module doc); new, so not looked up as a duplicate.
+        row = {**row, "event_id": f"c-{uuid.uuid4()}"}
     try:
         text = json.dumps(row, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
