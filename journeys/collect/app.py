@@ -133,6 +133,8 @@ _PREFLIGHT = [
     (b"access-control-max-age", b"86400"),
 ]
 _ORIGIN_CACHE = 1024
+# Encodes the answers; made once, since json.dumps with options makes one per call.
+_ANSWER_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # The answer to a request of one event, stored now: the most common by far.
 _ONE_STORED = [True]
 _ONE_ACCEPTED = json.dumps(
@@ -587,7 +589,7 @@ class _Events:
 
 
 def _encode(content: dict) -> bytes:
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ANSWER_JSON.encode(content).encode()
 
 
 def _query_key(query: bytes) -> str | None:
