@@ -63,6 +63,7 @@ SITE = "bench"
 CONFIG_VARIABLE = "JOURNEYS_BENCH_COLLECTOR_CONFIG"
 GRACE = 3  # seconds after the last event request for its answer
 GOAL = 0.70  # of the floor's requests/s, for single events
+UNSTEADY = 1.5  # the floor's fastest round over its slowest beyond which the run is unsteady
 
 
 # The two applications, built in the server processes by uvicorn's --factory.
@@ -400,6 +401,13 @@ def main() -> None:
     print(
         f"goal: single events at {GOAL:.0%} of the floor or more (median): {share:.0%}, {verdict}"
     )
+    floor_rates = [r.requests_per_second for r in runs if r.name == "floor" and r.batch == 1]
+    if max(floor_rates) > UNSTEADY * min(floor_rates):
+        print(
+            f"warning: the floor moved from {min(floor_rates):,.0f} to {max(floor_rates):,.0f} "
+            "requests/s between rounds: the machine's load changed during the run, so the "
+            "ratios say little; run again on a quieter machine or with more --rounds"
+        )
     for r in runs:
         if set(r.statuses) != {"202"}:
             print(
