@@ -481,3 +481,15 @@ def test_concurrent_requests_each_get_their_own_answers(db, tmp_path):
     stored = events_in(db)["user_id"]
     assert len(stored) == 49
     assert sorted(stored) == sorted([f"u{i}" for i in range(48)] + ["same"])
+
+
+def test_the_answer_to_one_new_event_is_encoded_once_and_is_the_general_answer(db, tmp_path):
+    # The 202 to a request of one new event is sent from bytes made once; they
+    # must be what the general path makes of the same result.
+    from journeys.collect.contract import Accepted
+
+    events = app_module._Events(app_module.Collector(settings_for(db, tmp_path)))
+    general = events._results([Accepted(index=0, row={})], [True])
+
+    assert json.loads(app_module._ONE_ACCEPTED) == general
+    assert app_module._encode(general) == app_module._ONE_ACCEPTED

@@ -169,6 +169,9 @@ _DELETE_RETURNING_SIZE = (
 
 _STOP = object()
 
+#: Encodes the rows kept; one made once, since json.dumps with options makes one per call.
+_ROW_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
 
 @dataclass(frozen=True)
 class StoredRow:
@@ -785,7 +788,7 @@ def _encode(index: int, row: dict) -> tuple[str | None, str, int]:
         # A collector-made id (see the module doc); new, so not looked up as a duplicate.
         row = {**row, "event_id": f"c-{uuid.uuid4()}"}
     try:
-        text = json.dumps(row, separators=(",", ":"), allow_nan=False)
+        text = _ROW_JSON.encode(row)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"row {index} cannot be kept as JSON: {exc}") from None
     return event_id, text, len(text)
