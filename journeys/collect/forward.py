@@ -39,12 +39,17 @@ Pace
     without waiting, for at most ``timeout`` seconds; what it cannot write
     stays in the store for the next start.
 
-# Limitation: every batch pays the writer's check against the stored points (up to
-# 50 range queries and their decoding, most of a batch's time), though only rows
-# taken again after a restart can be stored already; the other thing it settles,
-# events of one series in one millisecond but in different batches, could be
-# numbered from the forwarder's memory of the series and times it wrote, keeping
-# the check for the rows taken again.
+# Limitation: a batch whose times reach back into what is stored (events sent late,
+# rows taken again after a restart) pays the writer's check against the stored points
+# (up to 50 range queries and their decoding, then most of the batch's time); only
+# rows taken again can be stored already, and the other thing the check settles,
+# events of one series in one millisecond but in different batches, could be numbered
+# from the forwarder's memory of the series and times it wrote.
+# Limitation: the forwarder runs in the service's process, so its pandas work (25 to
+# 35 µs an event) shares the GIL and the cores with the requests; under wrk on two
+# cores that keeps single events between about 40 % and 80 % of a bare Starlette
+# endpoint (benchmarks/README.md). Forwarding from a child process at a lower
+# priority (the store opened in a shared mode, or rows handed over) would remove it.
 
 Logs: one INFO line per batch written (events written and refused, seconds,
 events still waiting), a WARNING with the refusals counted by reason when
